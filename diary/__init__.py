@@ -1,0 +1,88 @@
+"""The IL-2 home-cure diary: create_app() builds the Flask application."""
+import logging
+import os
+
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+
+from diary import config as config_module
+from diary.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _select_locale():
+    languages = ("en", "fr")
+    if not has_request_context():
+        return "en"  # command line and jobs: messages carry their own language
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages) or "en"
+
+
+def _sqlite_pragmas(app):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    import sqlalchemy as sa
+
+    with app.app_context():
+        engine = db.engine
+
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=10000")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("DIARY_INSTANCE_PATH") or os.path.join(PROJECT_ROOT, "instance"),
+        template_folder=os.path.join(PROJECT_ROOT, "templates"),
+        static_folder=os.path.join(PROJECT_ROOT, "static"),
+    )
+    app.config.update(config_module.load(app.instance_path))
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    _sqlite_pragmas(app)
+    migrate.init_app(app, db, directory=os.path.join(PROJECT_ROOT, "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale,
+                   default_translation_directories=os.path.join(PROJECT_ROOT, "translations"))
+    login_manager.init_app(app)
+
+    from diary import errors, models  # noqa: F401  (models: every table known to Alembic)
+
+    errors.register(app)
+
+    from diary.accounts.views import bp as accounts_bp
+    from diary.api import bp as api_bp
+    from diary.core.views import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(api_bp)
+
+    from diary.cli import diary_cli
+
+    app.cli.add_command(diary_cli)
+
+    from diary.core.nav import nav_items
+
+    @app.context_processor
+    def _template_globals():
+        from flask_babel import get_locale
+        return {"current_locale": str(get_locale() or "en"), "nav_items": nav_items}
+
+    return app

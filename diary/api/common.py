@@ -1,0 +1,42 @@
+"""Helpers for the JSON API: body parsing, the contract's errors, the login check."""
+from functools import wraps
+
+from flask import abort, request
+from flask_login import current_user
+
+from diary.errors import Invalid
+
+
+class BadJSON(Exception):
+    pass
+
+
+def json_body(max_keys: int = 100) -> dict:
+    """The request's JSON object, or a 400 (malformed) / 415 error."""
+    from diary.errors import DomainError
+
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        err = DomainError("The request body must be a JSON object.", code="malformed_json")
+        err.status = 400
+        raise err
+    if len(data) > max_keys:
+        raise Invalid("Too many fields.")
+    return data
+
+
+def api_role_required(*roles: str):
+    """Like role_required, for the API: 401 when not logged in, 403 for another role."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                abort(401)
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles
+        return wrapped
+
+    return decorator

@@ -1,0 +1,3 @@
+from diary.audit.services import record, verify
+
+__all__ = ["record", "verify"]
