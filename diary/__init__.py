@@ -1,4 +1,6 @@
 """The IL-2 home-cure diary: create_app() builds the Flask application."""
+import importlib
+import importlib.util
 import logging
 import os
 
@@ -41,6 +43,22 @@ def _sqlite_pragmas(app):
             cur.close()
 
 
+# Feature packages, in the order their blueprints register. A feature's
+# `views.py` (blueprint `bp`), `models.py` and `setup.py` (`init_app(app)`)
+# are found by name, so adding a feature means adding it here only.
+FEATURES = ("core", "accounts", "audit", "protocol", "injections", "checkins", "alerts",
+            "notifications", "reminders", "dashboards", "exports")
+
+
+def _feature_module(feature: str, name: str):
+    qualified = f"diary.{feature}.{name}"
+    if importlib.util.find_spec(f"diary.{feature}") is None:
+        return None
+    if importlib.util.find_spec(qualified) is None:
+        return None
+    return importlib.import_module(qualified)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(
         __name__,
@@ -62,16 +80,19 @@ def create_app(test_config: dict | None = None) -> Flask:
                    default_translation_directories=os.path.join(PROJECT_ROOT, "translations"))
     login_manager.init_app(app)
 
-    from diary import errors, models  # noqa: F401  (models: every table known to Alembic)
+    from diary import errors, models
 
+    models.import_all()
     errors.register(app)
-
-    from diary.accounts.views import bp as accounts_bp
+    for feature in FEATURES:
+        views = _feature_module(feature, "views")
+        if views is not None:
+            app.register_blueprint(views.bp)
+        setup = _feature_module(feature, "setup")
+        if setup is not None:
+            setup.init_app(app)  # hooks: on_enrol, demo history, nav entries
     from diary.api import bp as api_bp
-    from diary.core.views import bp as core_bp
 
-    app.register_blueprint(core_bp)
-    app.register_blueprint(accounts_bp)
     app.register_blueprint(api_bp)
 
     from diary.cli import diary_cli

@@ -1,3 +1,8 @@
-"""Imports every feature's models, so that Alembic and create_all see all tables."""
-from diary.accounts.models import AccessCode, Patient, Site, User, staff_sites  # noqa: F401
-from diary.audit.models import AuditEvent, AuditHead  # noqa: F401
+"""Every feature's models, imported so that Alembic and create_all see all tables."""
+
+
+def import_all() -> None:
+    from diary import FEATURES, _feature_module
+
+    for feature in FEATURES:
+        _feature_module(feature, "models")
