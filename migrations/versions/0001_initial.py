@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:02:02.349862
+Create Date: 2026-11-25 17:04:51.291346
 
 """
 from alembic import op
@@ -131,6 +131,35 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_audit_events_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_site_id'), ['site_id'], unique=False)
 
+    op.create_table('checkins',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.String(length=64), nullable=False),
+    sa.Column('diary_date', sa.Date(), nullable=False),
+    sa.Column('device_recorded_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('device_utc_offset_min', sa.Integer(), nullable=True),
+    sa.Column('received_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=False),
+    sa.Column('temperature_c', sa.Numeric(precision=4, scale=1, asdecimal=False), nullable=True),
+    sa.Column('site_diameter_cm', sa.Numeric(precision=4, scale=1, asdecimal=False), nullable=True),
+    sa.Column('site_ulceration', sa.Boolean(), nullable=True),
+    sa.Column('warning_signs', sa.JSON(), nullable=False),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('photo_file', sa.String(length=80), nullable=True),
+    sa.Column('photo_content_type', sa.String(length=32), nullable=True),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("source IN ('web','api')", name=op.f('ck_checkins_source')),
+    sa.CheckConstraint('site_diameter_cm IS NULL OR (site_diameter_cm >= 0 AND site_diameter_cm <= 30)', name=op.f('ck_checkins_site_diameter_cm')),
+    sa.CheckConstraint('temperature_c IS NULL OR (temperature_c >= 34.0 AND temperature_c <= 43.0)', name=op.f('ck_checkins_temperature_c')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_checkins_patient_id_patients')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_checkins_recorded_by_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_checkins')),
+    sa.UniqueConstraint('client_id', name=op.f('uq_checkins_client_id'))
+    )
+    with op.batch_alter_table('checkins', schema=None) as batch_op:
+        batch_op.create_index('ix_checkins_patient_day', ['patient_id', 'diary_date', 'received_at'], unique=False)
+
     op.create_table('outbox_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
@@ -164,11 +193,91 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_outbox_messages_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_site_id'), ['site_id'], unique=False)
 
+    op.create_table('alerts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('site_id', sa.Integer(), nullable=False),
+    sa.Column('rule', sa.String(length=4), nullable=False),
+    sa.Column('tier', sa.String(length=16), nullable=False),
+    sa.Column('diary_date', sa.Date(), nullable=False),
+    sa.Column('raised_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('checkin_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('acknowledged_by_id', sa.Integer(), nullable=True),
+    sa.Column('acknowledged_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('action', sa.Text(), nullable=True),
+    sa.Column('escalation_count', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('last_escalated_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("rule IN ('U1','U2','U3','U4','U5','D1','D2','D3','D4','D5','D6','D7','R1','R2','R3')", name=op.f('ck_alerts_rule')),
+    sa.CheckConstraint("status = 'open' OR (acknowledged_by_id IS NOT NULL AND acknowledged_at IS NOT NULL AND action IS NOT NULL)", name=op.f('ck_alerts_acknowledged_complete')),
+    sa.CheckConstraint("status IN ('open','acknowledged')", name=op.f('ck_alerts_status')),
+    sa.CheckConstraint("tier IN ('urgent','within_24h','routine')", name=op.f('ck_alerts_tier')),
+    sa.CheckConstraint('escalation_count >= 0', name=op.f('ck_alerts_escalation_count')),
+    sa.ForeignKeyConstraint(['acknowledged_by_id'], ['users.id'], name=op.f('fk_alerts_acknowledged_by_id_users')),
+    sa.ForeignKeyConstraint(['checkin_id'], ['checkins.id'], name=op.f('fk_alerts_checkin_id_checkins')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_alerts_patient_id_patients')),
+    sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_alerts_site_id_sites')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
+    sa.UniqueConstraint('patient_id', 'rule', 'diary_date', name='uq_alerts_patient_rule_day')
+    )
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alerts_checkin_id'), ['checkin_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alerts_patient_id'), ['patient_id'], unique=False)
+        batch_op.create_index('ix_alerts_site_status_raised', ['site_id', 'status', 'raised_at'], unique=False)
+        batch_op.create_index('ix_alerts_status_tier_raised', ['status', 'tier', 'raised_at'], unique=False)
+
+    op.create_table('checkin_symptoms',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('checkin_id', sa.Integer(), nullable=False),
+    sa.Column('code', sa.String(length=32), nullable=False),
+    sa.Column('grade', sa.SmallInteger(), nullable=True),
+    sa.Column('new_or_worse', sa.Boolean(), nullable=False),
+    sa.CheckConstraint('grade IS NULL OR (grade >= 0 AND grade <= 4)', name=op.f('ck_checkin_symptoms_grade')),
+    sa.ForeignKeyConstraint(['checkin_id'], ['checkins.id'], name=op.f('fk_checkin_symptoms_checkin_id_checkins'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_checkin_symptoms')),
+    sa.UniqueConstraint('checkin_id', 'code', name='uq_checkin_symptoms_checkin_code')
+    )
+    with op.batch_alter_table('checkin_symptoms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_checkin_symptoms_checkin_id'), ['checkin_id'], unique=False)
+        batch_op.create_index('ix_checkin_symptoms_code_grade', ['code', 'grade'], unique=False)
+
+    op.create_table('alert_evidence',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('alert_id', sa.Integer(), nullable=False),
+    sa.Column('checkin_id', sa.Integer(), nullable=False),
+    sa.Column('values', sa.JSON(), nullable=False),
+    sa.Column('recorded_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['alert_id'], ['alerts.id'], name=op.f('fk_alert_evidence_alert_id_alerts')),
+    sa.ForeignKeyConstraint(['checkin_id'], ['checkins.id'], name=op.f('fk_alert_evidence_checkin_id_checkins')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_alert_evidence')),
+    sa.UniqueConstraint('alert_id', 'checkin_id', name='uq_alert_evidence_alert_checkin')
+    )
+    with op.batch_alter_table('alert_evidence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alert_evidence_alert_id'), ['alert_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_alert_evidence_checkin_id'), ['checkin_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade():
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('alert_evidence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_alert_evidence_checkin_id'))
+        batch_op.drop_index(batch_op.f('ix_alert_evidence_alert_id'))
+
+    op.drop_table('alert_evidence')
+    with op.batch_alter_table('checkin_symptoms', schema=None) as batch_op:
+        batch_op.drop_index('ix_checkin_symptoms_code_grade')
+        batch_op.drop_index(batch_op.f('ix_checkin_symptoms_checkin_id'))
+
+    op.drop_table('checkin_symptoms')
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_status_tier_raised')
+        batch_op.drop_index('ix_alerts_site_status_raised')
+        batch_op.drop_index(batch_op.f('ix_alerts_patient_id'))
+        batch_op.drop_index(batch_op.f('ix_alerts_checkin_id'))
+
+    op.drop_table('alerts')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_messages_site_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_patient_id'))
@@ -176,6 +285,10 @@ def downgrade():
         batch_op.drop_index('ix_outbox_due')
 
     op.drop_table('outbox_messages')
+    with op.batch_alter_table('checkins', schema=None) as batch_op:
+        batch_op.drop_index('ix_checkins_patient_day')
+
+    op.drop_table('checkins')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_site_id'))
         batch_op.drop_index(batch_op.f('ix_audit_events_patient_id'))

@@ -1,0 +1,1 @@
+"""Alerts: pure rules (rules.py), raising with deduplication (services.py), staff pages."""
