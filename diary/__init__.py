@@ -8,7 +8,7 @@ from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
 from diary import config as config_module
-from diary.extensions import babel, csrf, db, limiter, login_manager, migrate
+from diary import extensions as ext
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -31,7 +31,7 @@ def _sqlite_pragmas(app):
     import sqlalchemy as sa
 
     with app.app_context():
-        engine = db.engine
+        engine = ext.db.engine
 
         @sa.event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):
@@ -71,14 +71,14 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    db.init_app(app)
+    ext.db.init_app(app)
     _sqlite_pragmas(app)
-    migrate.init_app(app, db, directory=os.path.join(PROJECT_ROOT, "migrations"))
-    csrf.init_app(app)
-    limiter.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale,
+    ext.migrate.init_app(app, ext.db, directory=os.path.join(PROJECT_ROOT, "migrations"))
+    ext.csrf.init_app(app)
+    ext.limiter.init_app(app)
+    ext.babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=os.path.join(PROJECT_ROOT, "translations"))
-    login_manager.init_app(app)
+    ext.login_manager.init_app(app)
 
     from diary import errors, models
 

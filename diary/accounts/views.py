@@ -52,7 +52,7 @@ def _safe_next(target: str | None) -> str | None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(login_rate_limit, methods=["POST"])
+@limiter.shared_limit(login_rate_limit, scope="login", methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("core.index"))
@@ -82,7 +82,7 @@ def logout():
 @bp.route("/enrol", methods=["GET", "POST"], defaults={"code": None})
 @bp.route("/enrol/<code>", methods=["GET", "POST"])
 @bp.route("/invite/<code>", methods=["GET", "POST"], endpoint="invite")
-@limiter.limit(login_rate_limit, methods=["POST"])
+@limiter.shared_limit(login_rate_limit, scope="login", methods=["POST"])
 def enrol(code):
     """A patient's enrolment (code on paper or QR) or a staff invitation (e-mail link)."""
     form = SetPasswordForm()

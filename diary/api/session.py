@@ -27,7 +27,7 @@ def user_json(user) -> dict:
 
 @bp.post("/session")
 @csrf.exempt  # nothing to protect before login; JSON content type stops cross-site forms
-@limiter.limit(login_rate_limit)
+@limiter.shared_limit(login_rate_limit, scope="login")
 def session_create():
 
     if not request.is_json:

@@ -1,0 +1,112 @@
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from diary.accounts.models import User
+from diary.extensions import db
+from tests.conftest import PASSWORD
+
+
+def test_patient_logs_in_with_study_code(client, auth, world):
+    resp = auth.login("p-0001")  # case does not matter
+    assert resp.status_code == 302
+    assert client.get("/api/v1/session").get_json()["user"]["study_code"] == "P-0001"
+
+
+def test_staff_log_in_with_email(client, auth, world):
+    resp = auth.login("INV1@example.org")
+    assert resp.status_code == 302
+    assert client.get("/api/v1/session").get_json()["user"]["role"] == "investigator"
+
+
+def test_same_message_whichever_was_wrong(client, auth, world):
+    wrong_password = auth.login("P-0001", "not the password")
+    unknown_login = auth.login("P-9999", PASSWORD)
+    assert wrong_password.status_code == unknown_login.status_code == 401
+    a = wrong_password.get_data(as_text=True)
+    b = unknown_login.get_data(as_text=True)
+    assert "Wrong login or password" in a and "Wrong login or password" in b
+    # the pages differ only by the login echoed back in the field
+    assert a.replace("P-0001", "X") == b.replace("P-9999", "X")
+
+
+def test_five_failures_lock_for_fifteen_minutes(client, auth, world, frozen_clock, now):
+    for _ in range(5):
+        assert auth.login("P-0001", "wrong password!").status_code == 401
+    # even the right password is refused while locked
+    assert auth.login("P-0001").status_code == 401
+    frozen_clock(now + timedelta(minutes=14, seconds=59))
+    assert auth.login("P-0001").status_code == 401
+    frozen_clock(now + timedelta(minutes=15, seconds=1))
+    assert auth.login("P-0001").status_code == 302
+
+
+def test_success_resets_the_failure_count(client, auth, world):
+    for _ in range(4):
+        auth.login("P-0001", "wrong password!")
+    assert auth.login("P-0001").status_code == 302
+    user = db.session.execute(sa.select(User).where(User.email.is_(None))).scalars().first()
+    db.session.refresh(user)
+    assert all(u.failed_logins == 0 for u in db.session.execute(sa.select(User)).scalars())
+
+
+def test_password_is_hashed_with_argon2id(world):
+    user = world["pat1"].user
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+def test_login_is_rate_limited_per_address(client, auth, world):
+    codes = [auth.login("P-0001", "wrong password!").status_code for _ in range(4)]
+    assert codes[:3] == [401, 401, 401]
+    assert codes[3] == 429
+    api = client.post("/api/v1/session", json={"login": "P-0001", "password": "x"})
+    assert api.status_code == 429
+    assert api.get_json()["error"]["code"] == "throttled"
+
+
+def test_session_cookie_flags(client, auth, world):
+    resp = auth.login("P-0001")
+    cookie = resp.headers.get("Set-Cookie")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+
+
+@pytest.mark.config(SESSION_COOKIE_SECURE=True)
+def test_secure_cookie_when_configured(client, auth, world):
+    assert "Secure" in auth.login("P-0001").headers.get("Set-Cookie")
+
+
+def test_secure_cookies_variable(monkeypatch, tmp_path):
+    from diary import config
+    assert config.load(str(tmp_path), {"DIARY_SECURE_COOKIES": "1"})["SESSION_COOKIE_SECURE"]
+    assert not config.load(str(tmp_path), {})["SESSION_COOKIE_SECURE"]
+
+
+@pytest.mark.config(WTF_CSRF_ENABLED=True)
+def test_forms_refuse_a_missing_csrf_token(client, world):
+    resp = client.post("/login", data={"login": "P-0001", "password": PASSWORD})
+    assert resp.status_code == 400
+    assert client.get("/api/v1/session").status_code == 401
+
+
+def test_logout(client, auth, world):
+    auth.login("P-0001")
+    assert auth.logout().status_code == 302
+    assert client.get("/api/v1/session").status_code == 401
+
+
+def test_open_redirect_refused(client, world):
+    resp = client.post("/login?next=https://evil.example.org/",
+                       data={"login": "P-0001", "password": PASSWORD})
+    assert resp.status_code == 302
+    assert "evil" not in resp.headers["Location"]
+
+
+def test_secret_key_generated_once(tmp_path):
+    from diary import config
+    first = config.load(str(tmp_path), {})["SECRET_KEY"]
+    second = config.load(str(tmp_path), {})["SECRET_KEY"]
+    assert first == second and len(first) == 64
