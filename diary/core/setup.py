@@ -1,0 +1,53 @@
+"""Security headers on every response; staff sessions expire after inactivity."""
+from datetime import datetime, timedelta
+
+from flask import current_app, flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, logout_user
+
+from diary import clock
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'")
+
+
+def init_app(app):
+    app.config.setdefault("STAFF_IDLE_MINUTES", 30)
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=30))
+
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        if current_app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.endpoint != "static" and "Cache-Control" not in headers:
+            # pages carry health data: not kept by shared caches
+            headers["Cache-Control"] = "no-store" if current_user.is_authenticated else "no-cache"
+        return response
+
+    @app.before_request
+    def staff_idle_timeout():
+        """Staff are logged out after STAFF_IDLE_MINUTES without a request."""
+        if request.endpoint == "static" or not current_user.is_authenticated:
+            return None
+        if not current_user.is_staff:
+            return None
+        now = clock.now_utc()
+        last = session.get("seen_at")
+        limit = timedelta(minutes=current_app.config["STAFF_IDLE_MINUTES"])
+        if last is not None and now - datetime.fromisoformat(last) > limit:
+            logout_user()
+            session.pop("seen_at", None)
+            if request.path.startswith("/api/"):
+                from diary.errors import error_response
+                return error_response(401, _("Your session expired after inactivity. Please log in again."))
+            flash(_("Your session expired after inactivity. Please log in again."), "info")
+            return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+        session["seen_at"] = now.isoformat()
+        return None
