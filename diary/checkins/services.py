@@ -1,0 +1,305 @@
+"""Check-ins: the one validation path (page and API), saving, history for the rules.
+
+`clean(data, patient, now)` turns an API-shaped dict into checked values or
+raises `Invalid` naming every field at fault; `record_checkin(...)` stores a
+check-in, evaluates the alert rules and returns the result the patient sees.
+"""
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from numbers import Real
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+
+from diary import audit
+from diary.clock import local_date
+from diary.checkins import protocol_data
+from diary.checkins.items import (DIAMETER_RANGE, MAX_GRADE, MIN_GRADE, NOTE_MAX, SYMPTOMS,
+                                  TEMPERATURE_RANGE, WARNING_SIGNS)
+from diary.checkins.models import CheckIn, CheckInSymptom
+from diary.errors import Conflict, Invalid
+from diary.extensions import db
+
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def _number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _one_decimal(value) -> float:
+    return float(Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+
+
+def window(patient, now: datetime) -> tuple[date, date]:
+    """The diary days a check-in may be entered for: (earliest, today)."""
+    today = local_date(now, patient.tz)
+    back = int(protocol_data.windows(patient.protocol).get("checkin_days_back", 1))
+    return today - timedelta(days=back), today
+
+
+def clean(data: dict, patient, now: datetime) -> dict:
+    """Checked values of one check-in, or Invalid naming each field at fault."""
+    errors: dict[str, str] = {}
+    out: dict = {}
+
+    client_id = data.get("client_id")
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        errors["client_id"] = _("required: an identifier of 1 to 64 letters, digits or dashes")
+    out["client_id"] = client_id
+
+    earliest, today = window(patient, now)
+    raw_date = data.get("diary_date")
+    diary_date = None
+    if raw_date is None:
+        diary_date = today
+    elif not isinstance(raw_date, str):
+        errors["diary_date"] = _("a date YYYY-MM-DD is required")
+    else:
+        try:
+            diary_date = date.fromisoformat(raw_date)
+        except ValueError:
+            errors["diary_date"] = _("a date YYYY-MM-DD is required")
+    if diary_date is not None:
+        if diary_date > today:
+            errors["diary_date"] = _("a check-in cannot be for a day that has not come yet")
+        elif diary_date < earliest:
+            errors["diary_date"] = _("a check-in can be entered for today or yesterday only")
+    out["diary_date"] = diary_date
+    out["late"] = diary_date is not None and diary_date < today
+
+    raw_device = data.get("device_recorded_at")
+    out["device_recorded_at"] = None
+    if raw_device is not None:
+        try:
+            moment = datetime.fromisoformat(raw_device) if isinstance(raw_device, str) else None
+        except ValueError:
+            moment = None
+        if moment is None or moment.tzinfo is None:
+            errors["device_recorded_at"] = _("a date and time with its UTC offset is required")
+        else:
+            out["device_recorded_at"] = moment
+
+    temp = data.get("temperature_c")
+    out["temperature_c"] = None
+    if temp is not None:
+        low, high = TEMPERATURE_RANGE
+        if not _number(temp):
+            errors["temperature_c"] = _("a number of degrees C is required")
+        elif not low <= temp <= high:
+            errors["temperature_c"] = _("must be between %(low)s and %(high)s °C",
+                                        low=low, high=high)
+        else:
+            out["temperature_c"] = _one_decimal(temp)
+
+    symptoms = data.get("symptoms")
+    out["symptoms"] = {}
+    if symptoms is None:
+        symptoms = {}
+    if not isinstance(symptoms, dict):
+        errors["symptoms"] = _("an object of item codes and grades is required")
+    else:
+        for code, grade in symptoms.items():
+            key = f"symptoms.{code}"
+            if code not in SYMPTOMS:
+                errors[key] = _("unknown item")
+            elif grade is None:
+                continue  # not answered
+            elif not isinstance(grade, int) or isinstance(grade, bool):
+                errors[key] = _("a whole number from 0 to 4 is required")
+            elif not MIN_GRADE <= grade <= MAX_GRADE:
+                errors[key] = _("a whole number from 0 to 4 is required")
+            else:
+                out["symptoms"][code] = grade
+
+    for name, known in (("new_or_worse", SYMPTOMS), ("warning_signs", WARNING_SIGNS)):
+        value = data.get(name)
+        if value is None:
+            value = []
+        out[name] = []
+        if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+            errors[name] = _("a list of codes is required")
+            continue
+        unknown = [c for c in value if c not in known]
+        if unknown:
+            errors[name] = _("unknown codes: %(codes)s", codes=", ".join(unknown[:10]))
+            continue
+        out[name] = [c for c in known if c in value]  # canonical order, no duplicates
+
+    site = data.get("injection_site")
+    out["injection_site"] = {"diameter_cm": None, "ulceration": None}
+    if site is not None and not isinstance(site, dict):
+        errors["injection_site"] = _("an object with diameter_cm and ulceration is required")
+    elif site:
+        diameter, ulceration = site.get("diameter_cm"), site.get("ulceration")
+        low, high = DIAMETER_RANGE
+        if diameter is not None:
+            if not _number(diameter):
+                errors["injection_site.diameter_cm"] = _("a number of cm is required")
+            elif not low <= diameter <= high:
+                errors["injection_site.diameter_cm"] = _(
+                    "must be between %(low)s and %(high)s cm", low=int(low), high=int(high))
+            else:
+                out["injection_site"]["diameter_cm"] = _one_decimal(diameter)
+        if ulceration is not None:
+            if not isinstance(ulceration, bool):
+                errors["injection_site.ulceration"] = _("true or false is required")
+            else:
+                out["injection_site"]["ulceration"] = ulceration
+
+    note = data.get("note")
+    if note is None:
+        note = ""
+    if not isinstance(note, str):
+        errors["note"] = _("text is required")
+        note = ""
+    elif len(note) > NOTE_MAX:
+        errors["note"] = _("at most %(n)s characters", n=NOTE_MAX)
+    out["note"] = note.strip()
+
+    if errors:
+        raise Invalid(_("Some answers need a second look."), errors)
+    return out
+
+
+# --- storing ---------------------------------------------------------------
+
+def find_by_client_id(client_id) -> CheckIn | None:
+    if not isinstance(client_id, str):
+        return None
+    return db.session.execute(
+        sa.select(CheckIn).where(CheckIn.client_id == client_id)).scalar_one_or_none()
+
+
+def values_of(checkin: CheckIn) -> dict:
+    """A stored check-in as the rules and the API see it."""
+    return {
+        "diary_date": checkin.diary_date,
+        "temperature_c": checkin.temperature_c,
+        "symptoms": checkin.grades,
+        "new_or_worse": checkin.new_or_worse,
+        "warning_signs": list(checkin.warning_signs or []),
+        "injection_site": {"diameter_cm": checkin.site_diameter_cm,
+                           "ulceration": checkin.site_ulceration},
+    }
+
+
+@dataclass
+class Saved:
+    checkin: CheckIn
+    created: bool
+    alerts: list  # [(Alert, rule, tier)] for every rule that fired on this check-in
+    advice: str
+
+
+def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "api",
+                   photo: tuple[str, str] | None = None) -> Saved:
+    """Validate, store and evaluate one check-in; the same client_id again changes nothing."""
+    from diary.alerts import services as alert_services
+
+    existing = find_by_client_id(data.get("client_id"))
+    if existing is not None:
+        if existing.patient_id != patient.id:
+            raise Conflict(_("This check-in identifier is already used."),
+                           {"client_id": _("already used")})
+        return stored_result(existing)
+    values = clean(data, patient, now)
+    offset = None
+    if values["device_recorded_at"] is not None:
+        offset = int(values["device_recorded_at"].utcoffset().total_seconds() // 60)
+    checkin = CheckIn(
+        patient_id=patient.id, client_id=values["client_id"], diary_date=values["diary_date"],
+        device_recorded_at=values["device_recorded_at"], device_utc_offset_min=offset,
+        received_at=now, late=values["late"], temperature_c=values["temperature_c"],
+        site_diameter_cm=values["injection_site"]["diameter_cm"],
+        site_ulceration=values["injection_site"]["ulceration"],
+        warning_signs=values["warning_signs"], note=values["note"], source=source,
+        recorded_by_id=actor.id if actor is not None else None,
+        photo_file=photo[0] if photo else None, photo_content_type=photo[1] if photo else None,
+    )
+    for code in SYMPTOMS:
+        grade = values["symptoms"].get(code)
+        marked = code in values["new_or_worse"]
+        if grade is not None or marked:
+            checkin.symptoms.append(CheckInSymptom(code=code, grade=grade, new_or_worse=marked))
+    checkin.patient = patient
+    try:
+        with db.session.begin_nested():
+            db.session.add(checkin)
+            db.session.flush()
+    except sa.exc.IntegrityError:
+        # the same client_id arrived twice at once: the other request stored it
+        existing = find_by_client_id(values["client_id"])
+        if existing is None or existing.patient_id != patient.id:
+            raise Conflict(_("This check-in identifier is already used."),
+                           {"client_id": _("already used")})
+        return stored_result(existing)
+    audit.record("create", "checkin", checkin.id, actor=actor, now=now, patient=patient,
+                 after=to_json(checkin) | {"photo": bool(photo)})
+    raised = alert_services.raise_alerts(patient, checkin, now)
+    from diary.alerts.rules import advice_for
+    return Saved(checkin, True, raised, advice_for(raised))
+
+
+def stored_result(checkin: CheckIn) -> Saved:
+    """What a check-in raised, read back (idempotent replay, the advice page)."""
+    from diary.alerts import services as alert_services
+    from diary.alerts.rules import advice_for
+
+    raised = alert_services.alerts_for_checkin(checkin)
+    return Saved(checkin, False, raised, advice_for(raised))
+
+
+def history_for(patient, diary_date: date, exclude_id: int | None = None):
+    """The rules' view of the past: the latest earlier check-in and the previous diary day's."""
+    from diary.alerts.rules import History
+
+    stmt = sa.select(CheckIn).where(CheckIn.patient_id == patient.id)
+    if exclude_id is not None:
+        stmt = stmt.where(CheckIn.id != exclude_id)
+    # "earlier" in diary order: an earlier diary day, or the same day received before
+    previous = db.session.execute(
+        stmt.where(CheckIn.diary_date <= diary_date)
+        .order_by(CheckIn.diary_date.desc(), CheckIn.received_at.desc(), CheckIn.id.desc())
+        .limit(1)).scalar_one_or_none()
+    day_before = db.session.execute(
+        stmt.where(CheckIn.diary_date == diary_date - timedelta(days=1))
+        .order_by(CheckIn.received_at, CheckIn.id)).scalars().all()
+    return History(previous=values_of(previous) if previous else None,
+                   previous_day=[values_of(c) for c in day_before])
+
+
+def to_json(checkin: CheckIn) -> dict:
+    """The API shape: as posted, plus id, late and received_at."""
+    device = checkin.device_recorded_at
+    if device is not None and checkin.device_utc_offset_min is not None:
+        from datetime import timezone
+        device = device.astimezone(timezone(timedelta(minutes=checkin.device_utc_offset_min)))
+    return {
+        "id": checkin.id,
+        "client_id": checkin.client_id,
+        "diary_date": checkin.diary_date.isoformat(),
+        "device_recorded_at": device.isoformat() if device else None,
+        "received_at": checkin.received_at.isoformat(),
+        "late": checkin.late,
+        "temperature_c": checkin.temperature_c,
+        "symptoms": checkin.grades,
+        "new_or_worse": checkin.new_or_worse,
+        "warning_signs": list(checkin.warning_signs or []),
+        "injection_site": {"diameter_cm": checkin.site_diameter_cm,
+                           "ulceration": checkin.site_ulceration},
+        "note": checkin.note,
+        "has_photo": checkin.photo_file is not None,
+    }
+
+
+def list_checkins(patient, start: date | None, end: date | None) -> list[CheckIn]:
+    stmt = sa.select(CheckIn).where(CheckIn.patient_id == patient.id)
+    if start is not None:
+        stmt = stmt.where(CheckIn.diary_date >= start)
+    if end is not None:
+        stmt = stmt.where(CheckIn.diary_date <= end)
+    return list(db.session.execute(
+        stmt.order_by(CheckIn.diary_date, CheckIn.received_at, CheckIn.id)).scalars())
