@@ -167,3 +167,31 @@ def demo_cmd(no_serve, port):
     if no_serve:
         return
     serve_demo(url, port)
+
+
+@diary_cli.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def backup_cmd(destination):
+    """A consistent copy of the live SQLite database (PostgreSQL: use pg_dump)."""
+    import os
+    import sqlite3
+
+    url = db.engine.url
+    if url.get_backend_name() != "sqlite":
+        fail("this database is PostgreSQL: back it up with pg_dump, e.g. "
+             "`pg_dump --format=custom --file=diary.dump \"$DATABASE\"` (see README, Production)")
+    if os.path.exists(destination):
+        fail(f"{destination} exists already; choose a new file")
+    source = sqlite3.connect(url.database)
+    target = sqlite3.connect(destination)
+    try:
+        # SQLite's online backup API: a consistent snapshot while the app keeps writing.
+        source.backup(target, pages=1024)
+        check = target.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        target.close()
+        source.close()
+    if check != "ok":
+        fail(f"the copy failed its integrity check: {check}")
+    click.echo(f"backed up {url.database} to {destination}")
