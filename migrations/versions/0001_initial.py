@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:04:51.291346
+Create Date: 2026-11-25 17:09:32.391652
 
 """
 from alembic import op
@@ -24,6 +24,14 @@ def upgrade():
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('last_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_head'))
+    )
+    op.create_table('scheduler_leases',
+    sa.Column('name', sa.String(length=32), nullable=False),
+    sa.Column('holder', sa.String(length=128), nullable=False),
+    sa.Column('expires_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_beat_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('acquired_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_leases'))
     )
     op.create_table('sites',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -178,10 +186,13 @@ def upgrade():
     sa.Column('claimed_at', diary.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('claimed_by', sa.String(length=64), nullable=True),
     sa.Column('sent_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_via', sa.String(length=16), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', diary.db.UTCDateTime(timezone=True), nullable=False),
     sa.CheckConstraint("channel IN ('email','webpush','log')", name=op.f('ck_outbox_messages_channel')),
+    sa.CheckConstraint("status <> 'sent' OR sent_at IS NOT NULL", name=op.f('ck_outbox_messages_sent_has_time')),
     sa.CheckConstraint("status IN ('pending','sent','failed')", name=op.f('ck_outbox_messages_status')),
+    sa.CheckConstraint('attempts >= 0', name=op.f('ck_outbox_messages_attempts')),
     sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_outbox_messages_patient_id_patients')),
     sa.ForeignKeyConstraint(['site_id'], ['sites.id'], name=op.f('fk_outbox_messages_site_id_sites')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox_messages')),
@@ -192,6 +203,29 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_outbox_messages_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_site_id'), ['site_id'], unique=False)
+
+    op.create_table('scheduled_doses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('cure', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('planned_date', sa.Date(), nullable=False),
+    sa.Column('original_date', sa.Date(), nullable=False),
+    sa.Column('dose_miu', sa.Numeric(precision=6, scale=2, asdecimal=False), nullable=False),
+    sa.Column('setting', sa.String(length=16), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('created_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("setting IN ('hospital','home')", name=op.f('ck_scheduled_doses_setting')),
+    sa.CheckConstraint('cure >= 1 AND day >= 1', name=op.f('ck_scheduled_doses_cure_day_positive')),
+    sa.CheckConstraint('dose_miu > 0', name=op.f('ck_scheduled_doses_dose_positive')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_scheduled_doses_patient_id_patients')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_scheduled_doses')),
+    sa.UniqueConstraint('patient_id', 'cure', 'day', name='uq_scheduled_doses_patient_cure_day')
+    )
+    with op.batch_alter_table('scheduled_doses', schema=None) as batch_op:
+        batch_op.create_index('ix_scheduled_doses_patient_date', ['patient_id', 'planned_date'], unique=False)
+        batch_op.create_index(batch_op.f('ix_scheduled_doses_planned_date'), ['planned_date'], unique=False)
 
     op.create_table('alerts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -241,6 +275,43 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_checkin_symptoms_checkin_id'), ['checkin_id'], unique=False)
         batch_op.create_index('ix_checkin_symptoms_code_grade', ['code', 'grade'], unique=False)
 
+    op.create_table('injection_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('scheduled_dose_id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('client_id', sa.String(length=36), nullable=False),
+    sa.Column('taken', sa.Boolean(), nullable=False),
+    sa.Column('taken_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('taken_at_offset_minutes', sa.Integer(), nullable=True),
+    sa.Column('dose_miu', sa.Numeric(precision=6, scale=2, asdecimal=False), nullable=True),
+    sa.Column('site', sa.String(length=16), nullable=True),
+    sa.Column('lot', sa.String(length=40), nullable=True),
+    sa.Column('administered_by', sa.String(length=8), nullable=True),
+    sa.Column('not_taken_reason', sa.String(length=16), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.Column('received_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('late', sa.Boolean(), nullable=False),
+    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('supersedes_id', sa.Integer(), nullable=True),
+    sa.Column('correction_reason', sa.Text(), nullable=True),
+    sa.Column('superseded_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("administered_by IN ('self','nurse','carer')", name=op.f('ck_injection_records_administered_by')),
+    sa.CheckConstraint("not_taken_reason IN ('forgot','side_effect','hospitalised','no_drug','other')", name=op.f('ck_injection_records_not_taken_reason')),
+    sa.CheckConstraint("site IN ('abdomen_left','abdomen_right','thigh_left','thigh_right','arm_left','arm_right')", name=op.f('ck_injection_records_site')),
+    sa.CheckConstraint('(taken AND taken_at IS NOT NULL AND dose_miu > 0 AND site IS NOT NULL AND not_taken_reason IS NULL) OR (NOT taken AND not_taken_reason IS NOT NULL AND dose_miu IS NULL)', name=op.f('ck_injection_records_taken_or_reason')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_injection_records_patient_id_patients')),
+    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], name=op.f('fk_injection_records_recorded_by_id_users')),
+    sa.ForeignKeyConstraint(['scheduled_dose_id'], ['scheduled_doses.id'], name=op.f('fk_injection_records_scheduled_dose_id_scheduled_doses')),
+    sa.ForeignKeyConstraint(['supersedes_id'], ['injection_records.id'], name=op.f('fk_injection_records_supersedes_id_injection_records')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_injection_records')),
+    sa.UniqueConstraint('client_id', name=op.f('uq_injection_records_client_id'))
+    )
+    with op.batch_alter_table('injection_records', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_injection_records_patient_id'), ['patient_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_injection_records_scheduled_dose_id'), ['scheduled_dose_id'], unique=False)
+        batch_op.create_index('uq_injection_records_current_dose', ['scheduled_dose_id'], unique=True, sqlite_where=sa.text('superseded_at IS NULL'), postgresql_where=sa.text('superseded_at IS NULL'))
+
     op.create_table('alert_evidence',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('alert_id', sa.Integer(), nullable=False),
@@ -266,6 +337,12 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_alert_evidence_alert_id'))
 
     op.drop_table('alert_evidence')
+    with op.batch_alter_table('injection_records', schema=None) as batch_op:
+        batch_op.drop_index('uq_injection_records_current_dose', sqlite_where=sa.text('superseded_at IS NULL'), postgresql_where=sa.text('superseded_at IS NULL'))
+        batch_op.drop_index(batch_op.f('ix_injection_records_scheduled_dose_id'))
+        batch_op.drop_index(batch_op.f('ix_injection_records_patient_id'))
+
+    op.drop_table('injection_records')
     with op.batch_alter_table('checkin_symptoms', schema=None) as batch_op:
         batch_op.drop_index('ix_checkin_symptoms_code_grade')
         batch_op.drop_index(batch_op.f('ix_checkin_symptoms_checkin_id'))
@@ -278,6 +355,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_alerts_checkin_id'))
 
     op.drop_table('alerts')
+    with op.batch_alter_table('scheduled_doses', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_scheduled_doses_planned_date'))
+        batch_op.drop_index('ix_scheduled_doses_patient_date')
+
+    op.drop_table('scheduled_doses')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_messages_site_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_patient_id'))
@@ -309,5 +391,6 @@ def downgrade():
 
     op.drop_table('users')
     op.drop_table('sites')
+    op.drop_table('scheduler_leases')
     op.drop_table('audit_head')
     # ### end Alembic commands ###
