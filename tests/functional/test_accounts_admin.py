@@ -178,3 +178,20 @@ def test_admin_invited_without_site(app, client, auth, world, frozen_clock):
     assert "administrator" in msg.body and msg.site_id is None
     page = client.get("/admin/staff").get_data(as_text=True)
     assert "second.admin@example.org" in page and "all (administrator)" in page
+
+
+def test_send_again_button_reinvites_from_the_list(client, auth, world, frozen_clock):
+    auth.login("admin@example.org")
+    _invite(client, email="late.inv@example.org", role="investigator",
+            sites=[world["site1"], world["site2"]])
+    page = client.get("/admin/staff").get_data(as_text=True)
+    row = re.search(r"late\.inv@example\.org</th>(.*?)</tr>", page, re.S).group(1)
+    assert "Send a new invitation" in row
+    fields = dict(re.findall(r'name="(email|role)" value="([^"]+)"', row))
+    site_ids = re.findall(r'name="site_ids" value="(\d+)"', row)
+    resp = client.post("/admin/staff", data={**fields, "site_ids": site_ids})
+    assert resp.status_code == 302
+    assert [m.recipient for m in _outbox()] == ["late.inv@example.org"] * 2
+    # people with a password get no such button
+    active = re.search(r"inv1@example\.org</th>(.*?)</tr>", page, re.S).group(1)
+    assert "Send a new invitation" not in active
