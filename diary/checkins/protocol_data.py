@@ -1,7 +1,8 @@
 """The protocol file's tables this feature reads: [windows] and [alerts].
 
-Until the protocol package offers a loader, the TOML file is read here with
-tomllib (cached per protocol code). This is the one place to switch.
+Read through the protocol package's loader (which validates the file, the
+[alerts] table with diary.alerts.rules.validate_thresholds); while that
+loader is not installed, the TOML file is read here with tomllib.
 """
 import tomllib
 from functools import lru_cache
@@ -10,16 +11,30 @@ from pathlib import Path
 FILES = Path(__file__).resolve().parent.parent / "protocol" / "files"
 
 
+def _loader():
+    try:
+        from diary.protocol.loader import load_protocol
+    except ImportError:
+        return None
+    return load_protocol
+
+
 @lru_cache(maxsize=16)
-def _load(code: str) -> dict:
-    path = FILES / f"{code.replace('-', '_')}.toml"
-    with path.open("rb") as fh:
+def _raw(code: str) -> dict:
+    with (FILES / f"{code.replace('-', '_')}.toml").open("rb") as fh:
         return tomllib.load(fh)
 
 
 def windows(code: str) -> dict:
-    return dict(_load(code)["windows"])
+    load = _loader()
+    if load is not None:
+        w = load(code).windows
+        return {"checkin_days_back": w.checkin_days_back}
+    return dict(_raw(code)["windows"])
 
 
 def alert_thresholds(code: str) -> dict:
-    return dict(_load(code)["alerts"])
+    load = _loader()
+    if load is not None:
+        return dict(load(code).alerts)
+    return dict(_raw(code)["alerts"])
