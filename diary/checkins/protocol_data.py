@@ -38,3 +38,16 @@ def alert_thresholds(code: str) -> dict:
     if load is not None:
         return dict(load(code).alerts)
     return dict(_raw(code)["alerts"])
+
+
+def protocols() -> dict[str, str]:
+    """Code -> title of every protocol file."""
+    try:
+        from diary.protocol.loader import available_protocols
+    except ImportError:
+        found = {}
+        for path in sorted(FILES.glob("*.toml")):
+            head = _raw(path.stem.replace("_", "-"))["protocol"]
+            found[head["code"]] = head["title"]
+        return found
+    return available_protocols()
