@@ -295,6 +295,14 @@ def to_json(checkin: CheckIn) -> dict:
     }
 
 
+def count_for_day(patient, now: datetime) -> int:
+    """How many check-ins the patient sent for today's diary day."""
+    today = local_date(now, patient.tz)
+    return db.session.execute(
+        sa.select(sa.func.count(CheckIn.id)).where(CheckIn.patient_id == patient.id,
+                                                   CheckIn.diary_date == today)).scalar_one()
+
+
 def list_checkins(patient, start: date | None, end: date | None) -> list[CheckIn]:
     stmt = sa.select(CheckIn).where(CheckIn.patient_id == patient.id)
     if start is not None:

@@ -231,3 +231,14 @@ def test_a_photo_token_not_from_this_session_is_ignored(client, auth, patient):
     client.post("/checkin/save", data={"payload": h.unescape(raw.group(1)),
                                        "photo_token": token, "action": "save"})
     assert CheckIn.query.one().photo_file is None
+
+
+def test_the_today_page_carries_the_checkin_card(client, patient):
+    page = client.get("/today")
+    if page.status_code == 404:
+        pytest.skip("the Today page (issue 3) is not installed")
+    html = page.get_data(as_text=True)
+    assert "Start today's check-in" in html and 'href="/checkin"' in html
+    save(client, review(client, form_data(client)).get_data(as_text=True))
+    html = client.get("/today").get_data(as_text=True)
+    assert "You sent 1 check-in today." in html and "Add another check-in" in html
