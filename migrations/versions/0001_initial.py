@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:09:32.391652
+Create Date: 2026-11-25 17:12:36.610966
 
 """
 from alembic import op
@@ -204,6 +204,40 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_outbox_messages_patient_id'), ['patient_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_site_id'), ['site_id'], unique=False)
 
+    op.create_table('push_subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('endpoint', sa.String(length=1024), nullable=False),
+    sa.Column('p256dh', sa.String(length=128), nullable=False),
+    sa.Column('auth', sa.String(length=64), nullable=False),
+    sa.Column('created_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_success_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_push_subscriptions_patient_id_patients')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_push_subscriptions')),
+    sa.UniqueConstraint('endpoint', name=op.f('uq_push_subscriptions_endpoint'))
+    )
+    with op.batch_alter_table('push_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_push_subscriptions_patient_id'), ['patient_id'], unique=False)
+
+    op.create_table('reminder_preferences',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('injection_time', sa.Time(), nullable=False),
+    sa.Column('checkin_time', sa.Time(), nullable=False),
+    sa.Column('quiet_start', sa.Time(), nullable=False),
+    sa.Column('quiet_end', sa.Time(), nullable=False),
+    sa.Column('weekly_weekday', sa.SmallInteger(), nullable=False),
+    sa.Column('email_enabled', sa.Boolean(), nullable=False),
+    sa.Column('push_enabled', sa.Boolean(), nullable=False),
+    sa.Column('language', sa.String(length=2), nullable=False),
+    sa.Column('created_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', diary.db.UTCDateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("language IN ('en','fr')", name=op.f('ck_reminder_preferences_language')),
+    sa.CheckConstraint('weekly_weekday >= 0 AND weekly_weekday <= 6', name=op.f('ck_reminder_preferences_weekly_weekday')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_reminder_preferences_patient_id_patients')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_preferences')),
+    sa.UniqueConstraint('patient_id', name=op.f('uq_reminder_preferences_patient_id'))
+    )
     op.create_table('scheduled_doses',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('patient_id', sa.Integer(), nullable=False),
@@ -360,6 +394,11 @@ def downgrade():
         batch_op.drop_index('ix_scheduled_doses_patient_date')
 
     op.drop_table('scheduled_doses')
+    op.drop_table('reminder_preferences')
+    with op.batch_alter_table('push_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_push_subscriptions_patient_id'))
+
+    op.drop_table('push_subscriptions')
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_messages_site_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_patient_id'))

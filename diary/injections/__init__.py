@@ -1,0 +1,1 @@
+"""The cure plan (scheduled doses) and the injection diary (dose records)."""
