@@ -53,7 +53,10 @@ def test_enrol_show_code_and_qr_then_patient_redeems(app, client, auth, world, f
     assert patient.site_id == world["site1"].id and patient.cure1_start == date(2026, 12, 1)
     assert patient.user.password_hash is None and patient.status == "active"
     assert patient.contact_email == "someone@example.org"
-    assert audit_actions()[-2:] == ["enrol", "issue_code"]
+    actions = db.session.execute(
+        sa.select(AuditEvent.action).where(AuditEvent.patient_id == patient.id)
+        .order_by(AuditEvent.seq)).scalars().all()
+    assert actions[0] == "enrol" and actions[-1] == "issue_code"  # other features may add between
 
     # the list shows the patient without a password yet
     listing = client.get("/staff/patients").get_data(as_text=True)
