@@ -113,10 +113,13 @@ def show(patient_id: int):
 
 def _show(patient: Patient, withdraw_form: WithdrawForm, status: int = 200):
     pending = staff_services.pending_code(patient.user, "enrolment", clock.now_utc())
+    site_tz = patient.site.timezone
     return render_template(
         "accounts/patient.html", patient=patient, pending=pending,
-        pending_local=clock.local_datetime(pending.expires_at, patient.site.timezone)
-        if pending else None,
+        pending_local=clock.local_datetime(pending.expires_at, site_tz) if pending else None,
+        enrolled_on=clock.local_date(patient.created_at, site_tz),
+        withdrawn_on=clock.local_date(patient.withdrawn_at, site_tz)
+        if patient.withdrawn_at else None,
         can_manage=current_user.role in MANAGERS,
         # the contact e-mail is for the site's coordinators only (clinical-rules.md, 7)
         show_contact=current_user.role == "coordinator",

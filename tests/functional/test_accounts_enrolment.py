@@ -213,6 +213,7 @@ def test_withdraw_with_reason(client, auth, world, frozen_clock, now):
     assert resp.status_code == 302
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert "P-0001 is withdrawn from the diary." in page
+    assert "since 2026-11-25" in page and "Issue a new enrolment code" not in page
     patient = db.session.get(Patient, pid)
     db.session.refresh(patient)
     assert patient.status == "withdrawn" and patient.withdrawn_at == now
