@@ -47,7 +47,7 @@ def _sqlite_pragmas(app):
 # `views.py` (blueprint `bp`), `models.py` and `setup.py` (`init_app(app)`)
 # are found by name, so adding a feature means adding it here only.
 FEATURES = ("core", "accounts", "audit", "protocol", "injections", "checkins", "alerts",
-            "notifications", "reminders", "dashboards", "exports")
+            "notifications", "reminders", "dashboards", "exports", "offline")
 
 
 def _feature_module(feature: str, name: str):
