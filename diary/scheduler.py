@@ -106,6 +106,11 @@ def escalation_job(now: datetime, worker: str) -> None:
         log.info("escalation: %s alert(s) escalated", count)
 
 
+def reminder_job(now: datetime, worker: str) -> None:
+    from diary.reminders.services import sweep_job
+    sweep_job(now, worker)
+
+
 def adherence_job(now: datetime, worker: str) -> None:
     try:
         from diary.notifications.adherence import send_daily_summaries
@@ -174,6 +179,8 @@ class Runner:
         scheduler.add_job(self.run, "interval", args=[escalation_job],
                           seconds=ESCALATION_SECONDS, id="escalate", max_instances=1,
                           coalesce=True)
+        scheduler.add_job(self.run, "interval", args=[reminder_job], seconds=60,
+                          id="reminders", max_instances=1, coalesce=True)
         scheduler.add_job(self.run, "cron", args=[adherence_job], hour=ADHERENCE_HOUR_UTC,
                           minute=0, timezone="UTC", id="adherence", max_instances=1,
                           coalesce=True, misfire_grace_time=3600)
@@ -190,17 +197,23 @@ def run_forever(app) -> None:
     runner.add_jobs(scheduler)
 
     def stop(_signum, _frame):
-        scheduler.shutdown(wait=False)
+        if scheduler.running:
+            scheduler.shutdown(wait=False)  # the running job finishes, then the process ends
+        else:
+            raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
     log.info("scheduler %s starting", runner.holder)
-    runner.beat()
-    runner.run(deliver_job)
     try:
+        runner.beat()
+        # the first delivery at once rather than after the first interval
+        scheduler.add_job(runner.run, "date", args=[deliver_job], id="deliver-at-start")
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
         runner.shutdown()
         log.info("scheduler %s stopped", runner.holder)
 
@@ -230,6 +243,12 @@ def start_embedded(app):
         scheduler.start()
         _embedded = scheduler
         import atexit
-        atexit.register(lambda: (scheduler.shutdown(wait=False), runner.shutdown()))
+
+        def stop():
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
+            runner.shutdown()
+
+        atexit.register(stop)
         log.info("embedded scheduler started (%s)", runner.holder)
         return scheduler
