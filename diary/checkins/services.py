@@ -226,11 +226,13 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
             checkin.symptoms.append(CheckInSymptom(code=code, grade=grade, new_or_worse=marked))
     checkin.patient = patient
     try:
-        with db.session.begin_nested():
-            db.session.add(checkin)
-            db.session.flush()
+        db.session.add(checkin)
+        db.session.flush()
     except sa.exc.IntegrityError:
-        # the same client_id arrived twice at once: the other request stored it
+        # The same client_id arrived twice at once and the other request stored it.
+        # The check-in is this request's first write, so rolling back loses nothing
+        # (a SAVEPOINT is not used: with pysqlite, RELEASE would commit early).
+        db.session.rollback()
         existing = find_by_client_id(values["client_id"])
         if existing is None or existing.patient_id != patient.id:
             raise Conflict(_("This check-in identifier is already used."),

@@ -211,3 +211,21 @@ def test_list_is_own_oldest_first_with_the_posted_shape(client, auth, world, fro
     only = client.get("/api/v1/checkins?from=2026-11-25").get_json()["checkins"]
     assert [c["diary_date"] for c in only] == ["2026-11-25"]
     assert client.get("/api/v1/checkins?from=nope").status_code == 422
+
+
+def test_a_client_id_stored_meanwhile_returns_the_stored_result(patient_client, monkeypatch):
+    # the race: the lookup misses, then the insert meets the other request's row
+    from diary.checkins import services
+    data = body(temperature_c=39.2)
+    first = post(patient_client, data).get_json()
+    real = services.find_by_client_id
+    calls = {"n": 0}
+
+    def miss_once(client_id):
+        calls["n"] += 1
+        return None if calls["n"] == 1 else real(client_id)
+
+    monkeypatch.setattr(services, "find_by_client_id", miss_once)
+    again = post(patient_client, data)
+    assert again.status_code == 200 and again.get_json() == first
+    assert count(CheckIn) == 1 and count(Alert) == 1
