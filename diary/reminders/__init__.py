@@ -1,0 +1,1 @@
+"""Reminders: patient preferences, the pure planner, the sweep that enqueues, Web Push."""
