@@ -263,3 +263,23 @@ def test_patient_login_password_unaffected_by_list(client, auth, world):
     row = re.search(r"P-0001</a></th>(.*?)</tr>", page, re.S).group(1)
     assert "yes" in row and "2026-11-02" in row and "Site One" in row
     assert PASSWORD not in page
+
+
+def _as_another_client():
+    """Forget Flask-Login's cached user: the test's app context (and its `g`) outlives requests."""
+    from flask import g
+    g.pop("_login_user", None)
+
+
+def test_withdrawal_ends_the_patients_open_session(app, client, auth, world):
+    patient_client = app.test_client()
+    assert patient_client.post("/login", data={"login": "P-0001",
+                                               "password": PASSWORD}).status_code == 302
+    assert patient_client.get("/api/v1/session").status_code == 200
+    _as_another_client()
+    auth.login("coord1@example.org")
+    resp = client.post(f"/staff/patients/{world['pat1'].id}/withdraw", data={"reason": "stopped"})
+    assert resp.status_code == 302
+    _as_another_client()
+    assert patient_client.get("/api/v1/session").status_code == 401
+    assert patient_client.get("/staff/patients").status_code == 302  # sent to the login page
