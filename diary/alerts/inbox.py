@@ -22,8 +22,8 @@ from diary.extensions import db
 bp = Blueprint("alert_inbox", __name__, url_prefix="/staff/alerts")
 
 RECENT_DAYS = 14
-#: endpoints, in order of preference, that serve a check-in's photo (issue 4's)
-PHOTO_ENDPOINTS = ("checkins.photo", "checkins.checkin_photo", "checkins.serve_photo")
+#: the check-in feature's route that serves a photo to the patient's site staff
+PHOTO_ENDPOINT = "checkins.photo"
 
 
 class AcknowledgeForm(FlaskForm):
@@ -35,10 +35,9 @@ class AcknowledgeForm(FlaskForm):
 def photo_url(checkin) -> str | None:
     if checkin is None or not checkin.photo_file:
         return None
-    for endpoint in PHOTO_ENDPOINTS:
-        if endpoint in current_app.view_functions:
-            return url_for(endpoint, checkin_id=checkin.id)
-    return None
+    if PHOTO_ENDPOINT not in current_app.view_functions:
+        return None
+    return url_for(PHOTO_ENDPOINT, checkin_id=checkin.id)
 
 
 @bp.app_template_global()

@@ -120,6 +120,15 @@ def test_alert_page_shows_triggering_checkin_and_history(app, client, auth, team
     assert 'name="action"' in page
 
 
+def test_alert_page_links_the_photo(app, client, auth, team):
+    alert = make_alert(team["pat"])
+    alert.checkin.photo_file, alert.checkin.photo_content_type = "abc.jpg", "image/jpeg"
+    db.session.commit()
+    auth.login("inv1@example.org")
+    page = client.get(f"/staff/alerts/{alert.id}").get_data(as_text=True)
+    assert f'href="/checkins/{alert.checkin_id}/photo"' in page
+
+
 def test_other_site_alert_is_404(app, client, auth, team):
     alert = make_alert(team["pat2"])
     auth.login("inv1@example.org")
