@@ -84,7 +84,7 @@ class PushService:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 status = service.status_for.get(self.path, 201)
                 try:
-                    service._check(self.path, dict(self.headers), body)
+                    service._check(self.path, self.headers, body)
                 except Exception as exc:  # noqa: BLE001 - reported to the test
                     service.errors.append(f"{type(exc).__name__}: {exc}")
                     status = 400
@@ -104,14 +104,15 @@ class PushService:
         self.subscribers[f"/push/{name}"] = keys
         return keys.subscription(f"{self.base}/push/{name}")
 
-    def _check(self, path: str, headers: dict, body: bytes) -> None:
+    def _check(self, path: str, headers, body: bytes) -> None:
+        """`headers`: the request's headers (case-insensitive, as HTTP says)."""
         keys = self.subscribers[path]
-        assert headers.get("Content-Encoding") == "aes128gcm", headers
-        assert int(headers.get("TTL", "0")) > 0, headers
+        assert headers.get("Content-Encoding") == "aes128gcm", dict(headers)
+        assert int(headers.get("TTL", "0")) > 0, dict(headers)
         claims = verify_vapid(headers["Authorization"], self.app_public_key, self.base)
         plain = http_ece.decrypt(body, private_key=keys.private, auth_secret=keys.auth,
                                  version="aes128gcm")
-        self.received.append({"path": path, "headers": headers, "claims": claims,
+        self.received.append({"path": path, "headers": dict(headers), "claims": claims,
                               "payload": json.loads(plain)})
 
     def start(self):
