@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:12:36.610966
+Create Date: 2026-11-25 17:22:09.623077
 
 """
 from alembic import op
@@ -309,6 +309,27 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_checkin_symptoms_checkin_id'), ['checkin_id'], unique=False)
         batch_op.create_index('ix_checkin_symptoms_code_grade', ['code', 'grade'], unique=False)
 
+    op.create_table('checkin_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('checkin_id', sa.Integer(), nullable=False),
+    sa.Column('patient_id', sa.Integer(), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('values', sa.JSON(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('corrected_by_id', sa.Integer(), nullable=True),
+    sa.Column('corrected_at', diary.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('length(reason) > 0', name=op.f('ck_checkin_versions_reason_given')),
+    sa.CheckConstraint('version >= 2', name=op.f('ck_checkin_versions_version')),
+    sa.ForeignKeyConstraint(['checkin_id'], ['checkins.id'], name=op.f('fk_checkin_versions_checkin_id_checkins')),
+    sa.ForeignKeyConstraint(['corrected_by_id'], ['users.id'], name=op.f('fk_checkin_versions_corrected_by_id_users')),
+    sa.ForeignKeyConstraint(['patient_id'], ['patients.id'], name=op.f('fk_checkin_versions_patient_id_patients')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_checkin_versions')),
+    sa.UniqueConstraint('checkin_id', 'version', name='uq_checkin_versions_checkin_version')
+    )
+    with op.batch_alter_table('checkin_versions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_checkin_versions_checkin_id'), ['checkin_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_checkin_versions_patient_id'), ['patient_id'], unique=False)
+
     op.create_table('injection_records',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scheduled_dose_id', sa.Integer(), nullable=False),
@@ -377,6 +398,11 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_injection_records_patient_id'))
 
     op.drop_table('injection_records')
+    with op.batch_alter_table('checkin_versions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_checkin_versions_patient_id'))
+        batch_op.drop_index(batch_op.f('ix_checkin_versions_checkin_id'))
+
+    op.drop_table('checkin_versions')
     with op.batch_alter_table('checkin_symptoms', schema=None) as batch_op:
         batch_op.drop_index('ix_checkin_symptoms_code_grade')
         batch_op.drop_index(batch_op.f('ix_checkin_symptoms_checkin_id'))
