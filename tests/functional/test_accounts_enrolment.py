@@ -250,8 +250,11 @@ def test_withdraw_needs_a_reason(client, auth, world, reason, message):
 def test_home_page_and_nav_for_coordinator(client, auth, world):
     auth.login("coord1@example.org")
     resp = client.get("/")
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/staff/patients")
+    # the patient list, unless a later feature (dashboards) gives coordinators another home
+    assert resp.status_code == 302 and not resp.headers["Location"].endswith("/welcome")
+    assert client.get(resp.headers["Location"]).status_code == 200
     page = client.get("/staff/patients").get_data(as_text=True)
+    assert 'href="/staff/patients"' in page
     assert 'href="/staff/patients/new"' in page
     assert 'href="/admin/sites"' not in page
 
