@@ -9,6 +9,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 import sqlalchemy as sa
+from flask import g
+from flask.testing import FlaskClient
 
 _TMP = tempfile.mkdtemp(prefix="diary-tests-")
 os.environ.setdefault("DIARY_INSTANCE_PATH", os.path.join(_TMP, "instance"))
@@ -36,6 +38,22 @@ def make_config(**extra) -> dict:
     }
     config.update(extra)
     return config
+
+
+class _IsolatedClient(FlaskClient):
+    """A test client whose requests never see another client's logged-in user.
+
+    The `app` fixture keeps an app context open (so tests can use db.session),
+    and Flask reuses it for each request: Flask-Login's user cached in `g`
+    would then leak from one client's request to the next client's.
+    """
+
+    def open(self, *args, **kwargs):
+        g.pop("_login_user", None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            g.pop("_login_user", None)
 
 
 def _clear(engine) -> None:
@@ -66,6 +84,7 @@ def app(_schema, request):
     marker = request.node.get_closest_marker("config")
     extra = marker.kwargs if marker else {}
     app = create_app(make_config(**extra))
+    app.test_client_class = _IsolatedClient
     with app.app_context():
         _clear(db.engine)
         yield app
