@@ -236,6 +236,9 @@ def start_embedded(app):
             return _embedded
         if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
             return None  # the reloader's watcher process: its serving child starts it
+        # the demo ran its migration in this process: Alembic's logging setup disabled us
+        for name in ("diary.scheduler", "diary.outbox", "diary.alerts"):
+            logging.getLogger(name).disabled = False
         runner = Runner(app)
         scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
         runner.add_jobs(scheduler)

@@ -33,6 +33,9 @@ class LogChannel:
     name = "log"
 
     def send(self, message) -> None:
+        # Alembic's fileConfig (run in-process by `diary init` and the demo) disables the
+        # loggers that exist at that time; this channel's output must survive it.
+        log.disabled = False
         log.info("message %s to %s: %s", message.id, message.recipient, message.subject)
 
 
