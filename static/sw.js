@@ -36,9 +36,13 @@ self.addEventListener("activate", function (event) {
   }).then(function () { return self.clients.claim(); }));
 });
 
+/* Copies being written, by URL: Chrome drops the old copy while it writes the new one,
+   so a page asked for meanwhile waits for the write instead of missing it. */
+var writing = {};
+
 /* A clean copy of a page: a redirected response may not answer a navigation. */
 function keep(url, resp) {
-  return resp.blob().then(function (body) {
+  var done = resp.blob().then(function (body) {
     var headers = new Headers(resp.headers);
     headers.set("X-Diary-Saved-At", new Date().toISOString());
     var copy = new Response(body, {status: 200, headers: headers});
@@ -48,21 +52,30 @@ function keep(url, resp) {
       return Promise.all(puts);
     });
   });
+  var settled = done.catch(function () {}).then(function () {
+    if (writing[url] === settled) { delete writing[url]; }
+  });
+  writing[url] = settled;
+  return done;
+}
+
+function match(url) {
+  // ignoreVary: pages vary on the cookie, and the copies belong to this phone's patient
+  return (writing[url] || Promise.resolve()).then(function () {
+    return caches.open(PAGES_CACHE);
+  }).then(function (cache) { return cache.match(url, {ignoreSearch: true, ignoreVary: true}); });
 }
 
 function cachedPage(url) {
-  return caches.open(PAGES_CACHE).then(function (cache) {
-    return cache.match(url, {ignoreSearch: true}).then(function (hit) {
-      if (hit) { return hit; }
-      // the home page ("/") redirects to Today: offline, show Today's copy
-      return DiaryQueue.loadConfig().then(function (cfg) {
-        var path = new URL(url).pathname;
-        if (cfg && cfg.home === path && cfg.pages && cfg.pages.length) {
-          return cache.match(new URL(cfg.pages[0], url).href, {ignoreSearch: true});
-        }
-        return undefined;
-      }, function () { return undefined; });
-    });
+  return match(url).then(function (hit) {
+    if (hit) { return hit; }
+    // the home page ("/") redirects to Today: offline, show Today's copy
+    return DiaryQueue.loadConfig().then(function (cfg) {
+      if (cfg && cfg.home === new URL(url).pathname && cfg.pages && cfg.pages.length) {
+        return match(new URL(cfg.pages[0], url).href);
+      }
+      return undefined;
+    }, function () { return undefined; });
   }).then(function (hit) { return hit || caches.match(OFFLINE_URL); });
 }
 
@@ -115,7 +128,8 @@ self.addEventListener("fetch", function (event) {
 function warm(urls) {
   return caches.open(PAGES_CACHE).then(function (cache) {
     return Promise.all(urls.map(function (u) {
-      return cache.match(u).then(function (hit) {
+      if (writing[u]) { return null; }  // being fetched already
+      return cache.match(u, {ignoreVary: true}).then(function (hit) {
         var saved = hit && Date.parse(hit.headers.get("X-Diary-Saved-At") || "");
         if (saved && Date.now() - saved < WARM_AFTER_MS) { return null; }
         return fetch(u, {credentials: "same-origin"}).then(function (resp) {

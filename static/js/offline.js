@@ -108,18 +108,29 @@
     });
   }
 
+  /* Say what was sent (by this page or by the worker), with the server's advice. */
+  var shownAdvice = null;
+  function showSent() {
+    return Q.takeSent().then(function (sent) {
+      if (!sent.length) { return; }
+      status.textContent = msg.sent;
+      var advice = sent.map(function (s) { return s.advice; });
+      var worst = advice.indexOf("call_team_now") !== -1 ? "call_team_now" :
+        (advice.indexOf("contact_team_today") !== -1 ? "contact_team_today" : null);
+      var panel = worst && advicePanel(worst);
+      if (panel) {
+        if (shownAdvice) { shownAdvice.remove(); }
+        shownAdvice = panel;
+        box.parentNode.insertBefore(panel, box);
+      }
+    });
+  }
+
   function replay() {
     if (!navigator.onLine) { return Promise.resolve(); }
     return Q.replay().then(function (result) {
       if (result.login) { status.textContent = msg.login; }
-      return render().then(function (left) {
-        if (result.sent.length && !left.length) { status.textContent = msg.sent; }
-        var advice = result.sent.map(function (s) { return s.advice; });
-        var worst = advice.indexOf("call_team_now") !== -1 ? "call_team_now" :
-          (advice.indexOf("contact_team_today") !== -1 ? "contact_team_today" : null);
-        var panel = worst && advicePanel(worst);
-        if (panel) { box.parentNode.insertBefore(panel, box); }
-      });
+      return render().then(showSent);
     });
   }
 
@@ -132,7 +143,8 @@
     if (submitter && submitter.name) { fields[submitter.name] = [submitter.value]; }
     return fields;
   }
-  function formPath(form) { return new URL(form.action || location.href, location.href).pathname; }
+  /* (not form.action: a control named "action" shadows it) */
+  function formPath(form) { return new URL(form.getAttribute("action") || location.href, location.href).pathname; }
   function kindOf(form) {
     var path = formPath(form), found = null;
     cfg.forms.forEach(function (f) { if (new RegExp(f.pattern).test(path)) { found = f.kind; } });
@@ -200,11 +212,11 @@
   window.addEventListener("online", onConnectivity);
   window.addEventListener("offline", onConnectivity);
   if (window.BroadcastChannel) {
-    new BroadcastChannel("diary-offline").onmessage = function () { render(); };
+    new BroadcastChannel("diary-offline").onmessage = function () { render().then(showSent); };
   }
   Array.prototype.forEach.call(document.querySelectorAll("form[action$='/logout']"), function (form) {
     form.addEventListener("submit", function () { toWorker({type: "forget-pages"}); });
   });
   onConnectivity();
-  render();
+  render().then(showSent);
 })();

@@ -217,9 +217,25 @@
     });
   }
 
+  /* What was sent, kept until a page shows it (the worker may send with no page open). */
+  function noteSent(result) {
+    if (!result.sent.length) { return result; }
+    return run(META, "readonly", function (s) { return s.get("sent"); }).then(function (old) {
+      var sent = (old || []).concat(result.sent);
+      return run(META, "readwrite", function (s) { return s.put(sent, "sent"); });
+    }).then(function () { return result; });
+  }
+  function takeSent() {
+    return run(META, "readonly", function (s) { return s.get("sent"); }).then(function (sent) {
+      if (!sent || !sent.length) { return []; }
+      return run(META, "readwrite", function (s) { return s.delete("sent"); }).then(function () { return sent; });
+    });
+  }
+
   function replay() {
     var locks = scope.navigator && scope.navigator.locks;
-    var job = locks ? locks.request("diary-replay", sendAll) : sendAll();
+    var job = locks ? locks.request("diary-replay", function () { return sendAll().then(noteSent); })
+      : sendAll().then(noteSent);
     return job.then(function (result) {
       notify({type: "replayed", result: result});
       return result;
@@ -228,6 +244,6 @@
     });
   }
 
-  scope.DiaryQueue = {all: all, remove: remove, enqueue: enqueue, replay: replay, advice: advice, bodyFrom: bodyFrom,
+  scope.DiaryQueue = {all: all, remove: remove, enqueue: enqueue, replay: replay, takeSent: takeSent, advice: advice, bodyFrom: bodyFrom,
                       saveConfig: saveConfig, loadConfig: loadConfig, uuid: uuid, isoLocal: isoLocal};
 })(self);
