@@ -88,4 +88,6 @@ def serve_demo(url: str, port: int) -> None:
     if start_embedded is not None:
         start_embedded(app)
     print(f"serving the demo on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
-    app.run(host="127.0.0.1", port=port, use_reloader=False, threaded=True)
+    # Not app.run(): Flask ignores it inside a `flask` CLI command.
+    from werkzeug.serving import run_simple
+    run_simple("127.0.0.1", port, app, use_reloader=False, threaded=True)

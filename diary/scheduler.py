@@ -237,8 +237,10 @@ def start_embedded(app):
         if app.debug and os.environ.get("WERKZEUG_RUN_MAIN") != "true":
             return None  # the reloader's watcher process: its serving child starts it
         # the demo ran its migration in this process: Alembic's logging setup disabled us
+        # (and set the root logger to WARNING): the demo's console shows what is sent
         for name in ("diary.scheduler", "diary.outbox", "diary.alerts"):
             logging.getLogger(name).disabled = False
+            logging.getLogger(name).setLevel(logging.INFO)
         runner = Runner(app)
         scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
         runner.add_jobs(scheduler)
