@@ -151,3 +151,37 @@ def test_embedded_scheduler_starts_once(app, monkeypatch):
         assert len(at_exit) == 1  # it stops with the process
     finally:
         first.shutdown(wait=True)
+
+
+def test_two_scheduler_processes_one_is_active_and_nothing_is_sent_twice(app, tmp_path):
+    server = SmtpServer().start()
+    procs, logs = [], [tmp_path / "one.log", tmp_path / "two.log"]
+    try:
+        ids = [_enqueue(f"team{i}@site.example.org") for i in range(10)]
+        env = {**os.environ, "DIARY_DATABASE_URL": TEST_DATABASE_URL,
+               "DIARY_INSTANCE_PATH": str(tmp_path), "DIARY_SECRET_KEY": "x",
+               "DIARY_SMTP_HOST": "127.0.0.1", "DIARY_SMTP_PORT": str(server.port)}
+        for log in logs:
+            with open(log, "w") as out:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "flask", "--app", "app", "diary", "scheduler"],
+                    cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT))
+        assert server.handler.wait_for(10, timeout=20)
+        deadline = time.monotonic() + 10
+        while {_status(i) for i in ids} != {"sent"} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.5)  # one more delivery interval: nothing else may arrive
+        # read before stopping: at shutdown the active one hands the lease over
+        outputs = [log.read_text() for log in logs]
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        server.stop()
+    assert sorted(m["To"] for m in server.messages) == sorted(
+        f"team{i}@site.example.org" for i in range(10))
+    assert sum("is now the active scheduler" in out for out in outputs) == 1
