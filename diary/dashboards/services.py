@@ -1,7 +1,8 @@
 """Adherence figures for a site's patients, in a constant number of queries.
 
 Five SQL statements whatever the number of patients (patients; doses with
-their current record; distinct check-in days; open alerts by tier; each
+their current record, grouped by patient, cure and, near today, by day; each
+patient's check-in days as one aggregated string; open alerts by tier; each
 patient's last reminder), then the figures are assembled in Python. What
 depends on a patient's time zone or plan (today, expected check-ins) is
 computed here, from the pure schedule code of diary.protocol.
@@ -9,12 +10,14 @@ computed here, from the pure schedule code of diary.protocol.
 Counting rules (clinical-rules.md section 2; the spec is silent on "so far"):
 - a dose is due so far when its status is taken, not_taken or missed (the API's
   statuses: its day has passed, or it is recorded); taken counts taken ones;
-  on time means taken on its planned day in the patient's time zone;
+  on time means taken on its planned day by the patient's own clock (the UTC
+  offset the device sent with `taken_at`), computed in SQL;
 - an expected check-in counts once its entry window has closed (a daily one
   the day after the check-in window's last day, a weekly one after its week),
   or as soon as it is done; extra check-ins never count;
 - days since the last check-in: today minus the latest diary day with one.
 """
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
@@ -93,22 +96,29 @@ class Adherence:
         return self.doses_taken < self.doses_due or (rate is not None and rate < BEHIND_CHECKIN_RATE)
 
 
-def _expected(protocol, doses: list[_Dose], cure1_start: date, cache: dict
-              ) -> list[plan.ExpectedCheckin]:
-    """Expected check-ins; patients with the same plan shape share one computation."""
-    if not doses:
-        return plan.plan_checkins(protocol, cure1_start)
-    spans = plan.cure_spans(protocol, doses)
+def _expected(protocol, doses: list[_Dose], cure1_start: date, cache: dict) -> list[tuple]:
+    """Expected check-ins as day numbers after cure 1 day 1: (day, last day that fulfils it,
+    last day of its entry window). Patients whose plans have the same shape (and whose
+    cure 1 starts on the same weekday) share one computation."""
+    if doses:
+        spans = plan.cure_spans(protocol, doses)
+    else:
+        spans = plan.cure_spans(protocol, [_Dose(d.cure, d.date) for d in
+                                           plan.planned_doses(protocol, cure1_start)])
     end = plan.follow_up_end(protocol, cure1_start)
     key = (protocol.code, cure1_start.weekday(), (end - cure1_start).days,
            tuple((s.cure, (s.first - cure1_start).days, (s.last - cure1_start).days,
                   s.daily_checkins) for s in spans))
     relative = cache.get(key)
     if relative is None:
-        found = plan.expected_checkins(protocol, spans, cure1_start, end)
-        relative = [((e.date - cure1_start).days, e.kind) for e in found]
+        back = protocol.windows.checkin_days_back
+        relative = []
+        for e in plan.expected_checkins(protocol, spans, cure1_start, end):
+            first = (e.date - cure1_start).days
+            last = first if e.kind == "daily" else (plan.week_end(e.date) - cure1_start).days
+            relative.append((first, last, last + back))
         cache[key] = relative
-    return [plan.ExpectedCheckin(cure1_start + timedelta(days=d), kind) for d, kind in relative]
+    return relative
 
 
 def _combine(parts: list[str]) -> str:
@@ -119,6 +129,15 @@ def _combine(parts: list[str]) -> str:
     return "done"
 
 
+def _device_day(dialect: str):
+    """The day a dose was taken on the patient's own device clock (its stored UTC offset)."""
+    offset = sa.func.coalesce(InjectionRecord.taken_at_offset_minutes, 0)
+    if dialect == "postgresql":
+        return sa.cast(sa.func.timezone("UTC", InjectionRecord.taken_at)
+                       + sa.func.make_interval(0, 0, 0, 0, 0, offset), sa.Date)
+    return sa.func.date(InjectionRecord.taken_at, sa.func.printf("%+d minutes", offset))
+
+
 def site_adherence(user, now: datetime, *, site_id: int | None = None,
                    heat_days: int = 28) -> list[Adherence]:
     """One `Adherence` per patient `user` may see (optionally one site), by study code."""
@@ -126,24 +145,42 @@ def site_adherence(user, now: datetime, *, site_id: int | None = None,
     if site_id is not None:
         visible = sa.and_(visible, Patient.site_id == site_id)
     ids = sa.select(Patient.id).where(visible)
+    # every patient's "today" is within a day of the UTC date: doses before `lo` are past
+    # for everyone, after `hi` to come for everyone; between, they are counted day by day
+    hi = now.date() + timedelta(days=1)
+    lo = now.date() - timedelta(days=heat_days + 1)
 
-    patients = db.session.execute(
+    conn = db.session.connection()  # Core rows: no ORM loading for plain aggregates
+    patients = conn.execute(
         sa.select(Patient.id, Patient.study_code, Patient.status, Patient.timezone,
                   Patient.protocol, Patient.cure1_start, Site.name, Site.timezone.label("site_tz"))
         .join(Site, Site.id == Patient.site_id).where(visible).order_by(Patient.study_code)
     ).all()
-    doses = db.session.execute(
-        sa.select(ScheduledDose.patient_id, ScheduledDose.cure, ScheduledDose.planned_date,
-                  InjectionRecord.taken, InjectionRecord.taken_at)
+    kind = sa.case((ScheduledDose.planned_date < lo, 0), (ScheduledDose.planned_date > hi, 2),
+                   else_=1)
+    day = sa.case((kind == 1, ScheduledDose.planned_date), else_=None)
+    taken = sa.case((InjectionRecord.taken.is_(True), 1), else_=0)
+    on_time = sa.case((sa.and_(InjectionRecord.taken.is_(True),
+                               _device_day(db.engine.dialect.name) == ScheduledDose.planned_date),
+                       1), else_=0)
+    doses = conn.execute(
+        sa.select(ScheduledDose.patient_id, ScheduledDose.cure, kind.label("kind"),
+                  day.label("day"), sa.func.count(ScheduledDose.id).label("n"),
+                  sa.func.count(InjectionRecord.id).label("recorded"),
+                  sa.func.sum(taken).label("taken"), sa.func.sum(on_time).label("on_time"),
+                  sa.func.min(ScheduledDose.planned_date).label("first"),
+                  sa.func.max(ScheduledDose.planned_date).label("last"))
         .outerjoin(InjectionRecord, sa.and_(InjectionRecord.scheduled_dose_id == ScheduledDose.id,
                                             InjectionRecord.superseded_at.is_(None)))
         .where(ScheduledDose.patient_id.in_(ids))
+        .group_by(ScheduledDose.patient_id, ScheduledDose.cure, kind, day)
     ).all()
-    checkin_days = db.session.execute(
-        sa.select(CheckIn.patient_id, CheckIn.diary_date).where(CheckIn.patient_id.in_(ids))
-        .group_by(CheckIn.patient_id, CheckIn.diary_date)
+    checkin_days = conn.execute(
+        sa.select(CheckIn.patient_id,
+                  sa.func.aggregate_strings(sa.cast(CheckIn.diary_date, sa.String), ","))
+        .where(CheckIn.patient_id.in_(ids)).group_by(CheckIn.patient_id)
     ).all()
-    alerts = db.session.execute(
+    alerts = conn.execute(
         sa.select(Alert.patient_id, Alert.tier, sa.func.count(Alert.id))
         .where(Alert.patient_id.in_(ids), Alert.status == "open")
         .group_by(Alert.patient_id, Alert.tier)
@@ -151,7 +188,7 @@ def site_adherence(user, now: datetime, *, site_id: int | None = None,
     last_ids = (sa.select(sa.func.max(OutboxMessage.id).label("last_id"))
                 .where(OutboxMessage.kind == REMINDER_KIND, OutboxMessage.patient_id.in_(ids))
                 .group_by(OutboxMessage.patient_id).scalar_subquery())
-    reminders = db.session.execute(
+    reminders = conn.execute(
         sa.select(OutboxMessage.patient_id, OutboxMessage.status, OutboxMessage.channel,
                   OutboxMessage.sent_at, OutboxMessage.created_at)
         .where(OutboxMessage.id.in_(last_ids))
@@ -160,9 +197,16 @@ def site_adherence(user, now: datetime, *, site_id: int | None = None,
     doses_of: dict[int, list] = {}
     for row in doses:
         doses_of.setdefault(row.patient_id, []).append(row)
-    days_of: dict[int, set[date]] = {}
-    for pid, day in checkin_days:
-        days_of.setdefault(pid, set()).add(day)
+    ordinal: dict[str, int] = {}  # the same few hundred dates recur across patients
+
+    def to_ordinal(text: str) -> int:
+        value = ordinal.get(text)
+        if value is None:
+            value = ordinal[text] = date.fromisoformat(text).toordinal()
+        return value
+
+    days_of = {pid: sorted({to_ordinal(t) for t in text.split(",")})
+               for pid, text in checkin_days}
     alerts_of: dict[int, dict[str, int]] = {}
     for pid, tier, count in alerts:
         alerts_of.setdefault(pid, {})[tier] = count
@@ -175,57 +219,38 @@ def site_adherence(user, now: datetime, *, site_id: int | None = None,
         today = local_date(now, tz)
         heat_start = today - timedelta(days=heat_days - 1)
         fig = Adherence(p.id, p.study_code, p.name, p.status, today)
+        heat: dict[date, list[str]] = {}
+        cures: dict[int, CureFigures] = {}
+        ends: list[_Dose] = []  # each group's first and last dates give the cure spans
+        for d in doses_of.get(p.id, []):
+            c = cures.setdefault(d.cure, CureFigures(d.cure))
+            n, recorded, taken_n = d.n, d.recorded, int(d.taken or 0)
+            c.total += n
+            past = d.kind == 0 or (d.kind == 1 and d.day < today)
+            due = n if past else recorded
+            c.due += due
+            c.taken += taken_n
+            fig.doses_on_time += int(d.on_time or 0)
+            ends += [_Dose(d.cure, d.first), _Dose(d.cure, d.last)]
+            if d.day is not None:
+                if d.day >= heat_start and d.day <= today:
+                    heat.setdefault(d.day, []).append(
+                        "done" if taken_n else "missed" if due else "pending")
+        fig.cures = [cures[k] for k in sorted(cures)]
+        fig.doses_total = sum(c.total for c in fig.cures)
+        fig.doses_due = sum(c.due for c in fig.cures)
+        fig.doses_taken = sum(c.taken for c in fig.cures)
+        fig.doses_missed = fig.doses_due - fig.doses_taken
+        days = days_of.get(p.id, [])
+        fig.last_checkin = date.fromordinal(days[-1]) if days else None
         try:
             protocol = load_protocol(p.protocol)
         except ProtocolError:
             protocol = None
-        heat: dict[date, list[str]] = {}
-        cures: dict[int, CureFigures] = {}
-        mine = sorted(doses_of.get(p.id, []), key=lambda r: (r.planned_date, r.cure))
-        for d in mine:
-            status = plan.dose_status(d.planned_date, None if d.taken is None else d, today)
-            c = cures.setdefault(d.cure, CureFigures(d.cure))
-            c.total += 1
-            fig.doses_total += 1
-            if status in ("taken", "not_taken", "missed"):
-                c.due += 1
-                fig.doses_due += 1
-            if status == "taken":
-                c.taken += 1
-                fig.doses_taken += 1
-                if d.taken_at is not None and local_date(d.taken_at, tz) == d.planned_date:
-                    fig.doses_on_time += 1
-            elif status in ("missed", "not_taken"):
-                fig.doses_missed += 1
-            if d.planned_date >= heat_start:
-                heat.setdefault(d.planned_date, []).append(
-                    "done" if status == "taken" else "missed" if status in ("missed", "not_taken")
-                    else "pending")
-        fig.cures = [cures[k] for k in sorted(cures)]
-        days = days_of.get(p.id, set())
-        fig.last_checkin = max(days) if days else None
         if protocol is not None:
-            back = protocol.windows.checkin_days_back
-            for e in _expected(protocol, [_Dose(d.cure, d.planned_date) for d in mine],
-                               p.cure1_start, cache):
-                if e.kind == "daily":
-                    done_on = e.date if e.date in days else None
-                    closes = e.date + timedelta(days=back)
-                else:
-                    sunday = plan.week_end(e.date)
-                    done_on = next((e.date + timedelta(days=i)
-                                    for i in range((sunday - e.date).days + 1)
-                                    if e.date + timedelta(days=i) in days), None)
-                    closes = sunday + timedelta(days=back)
-                if done_on is not None:
-                    fig.checkins_done += 1
-                    fig.checkins_expected += 1
-                elif closes < today:
-                    fig.checkins_expected += 1
-                shown = done_on or e.date
-                if heat_start <= shown <= today:
-                    heat.setdefault(shown, []).append(
-                        "done" if done_on else "missed" if closes < today else "pending")
+            expected = _expected(protocol, ends, p.cure1_start, cache)
+            _count_checkins(fig, expected, p.cure1_start.toordinal(), days, today.toordinal(),
+                            heat, heat_start.toordinal())
         fig.day_states = {day: _combine(parts) for day, parts in heat.items() if day <= today}
         tiers = alerts_of.get(p.id, {})
         fig.open_alerts = sum(tiers.values())
@@ -237,6 +262,31 @@ def site_adherence(user, now: datetime, *, site_id: int | None = None,
             fig.reminder_at = reminder.sent_at or reminder.created_at
         result.append(fig)
     return result
+
+
+def _count_checkins(fig: Adherence, expected: list[tuple], base: int, days: list[int],
+                    today: int, heat: dict, heat_start: int) -> None:
+    """Done and expected-so-far check-ins, on day ordinals; a weekly one is done by any
+    day of its week (from its date to Sunday)."""
+    done_days = set(days)
+    for first, last, closes in expected:
+        first += base
+        last += base
+        closes += base
+        if first == last:
+            done_on = first if first in done_days else None
+        else:
+            i = bisect_left(days, first)
+            done_on = days[i] if i < len(days) and days[i] <= last else None
+        if done_on is not None:
+            fig.checkins_done += 1
+            fig.checkins_expected += 1
+        elif closes < today:
+            fig.checkins_expected += 1
+        shown = done_on or first
+        if heat_start <= shown <= today:
+            heat.setdefault(date.fromordinal(shown), []).append(
+                "done" if done_on else "missed" if closes < today else "pending")
 
 
 # --- sorting and filtering (query-string driven, no JavaScript) ---------------
