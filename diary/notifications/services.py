@@ -109,6 +109,9 @@ def deliver_one(message_id: int, now: datetime, worker_id: str, report: Delivery
         report.lost_claims += 1
         return
     msg = db.session.get(OutboxMessage, message_id, populate_existing=True)
+    # Send with no transaction open: a slow mail server must not hold the database.
+    db.session.expunge(msg)
+    db.session.rollback()
     attempts = msg.attempts + 1
     try:
         if msg.channel not in cache:
