@@ -19,6 +19,8 @@ from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from diary.offline import compress
+
 #: endpoints of the patient pages the phone keeps a copy of
 OFFLINE_PAGES = ("core.index", "injections.today", "injections.record", "checkins.new")
 
@@ -115,6 +117,7 @@ def offline_data() -> dict | None:
 
 def init_app(app):
     app.config.setdefault("EMERGENCY_PHONE", "15")  # SAMU, France (clinical-rules.md section 4)
+    compress.init_app(app)
 
     @app.context_processor
     def _offline_globals():

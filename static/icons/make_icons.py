@@ -40,13 +40,19 @@ def draw(size: int, *, maskable: bool = False, rounded: bool = True) -> Image.Im
     return img.resize((size, size), Image.LANCZOS)
 
 
+def small(img: Image.Image) -> Image.Image:
+    """A 64-colour palette: the icons weigh a few KB (the phone fetches them with the page)."""
+    return img.quantize(colors=64, method=Image.Quantize.FASTOCTREE)
+
+
 def main() -> None:
-    draw(192).save(HERE / "icon-192.png", optimize=True)
-    draw(512).save(HERE / "icon-512.png", optimize=True)
-    draw(512, maskable=True).save(HERE / "icon-maskable-512.png", optimize=True)
+    small(draw(192)).save(HERE / "icon-192.png", optimize=True)
+    small(draw(512)).save(HERE / "icon-512.png", optimize=True)
+    small(draw(512, maskable=True)).save(HERE / "icon-maskable-512.png", optimize=True)
     # iOS applies its own rounded mask and shows transparency as black: full bleed
-    draw(180, rounded=False).convert("RGB").save(HERE / "apple-touch-icon.png", optimize=True)
-    draw(32).save(HERE / "favicon-32.png", optimize=True)
+    small(draw(180, rounded=False).convert("RGB")).save(HERE / "apple-touch-icon.png",
+                                                         optimize=True)
+    small(draw(32)).save(HERE / "favicon-32.png", optimize=True)
     draw(48).save(HERE / "favicon.ico", sizes=[(16, 16), (32, 32), (48, 48)])
 
 

@@ -97,3 +97,25 @@ def test_logged_out_pages_carry_no_offline_data(client):
     html = client.get("/login").get_data(as_text=True)
     assert _data_block(html) is None
     assert 'src="/static/js/offline.js"' in html
+
+
+def test_text_is_gzipped_for_browsers_that_accept_it(client):
+    import gzip
+
+    plain = client.get("/static/css/app.css")
+    packed = client.get("/static/css/app.css", headers={"Accept-Encoding": "gzip, br"})
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data
+    assert len(packed.data) < len(plain.data) / 2
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    page = client.get("/login", headers={"Accept-Encoding": "gzip"})
+    assert b"<form" in gzip.decompress(page.data)
+    assert client.get("/static/icons/icon-192.png",
+                      headers={"Accept-Encoding": "gzip"}).headers.get("Content-Encoding") is None
+
+
+@__import__("pytest").mark.config(GZIP=False)
+def test_gzip_can_be_turned_off(client):
+    resp = client.get("/static/css/app.css", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in resp.headers
