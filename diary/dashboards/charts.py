@@ -78,8 +78,9 @@ def _n(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def _svg_open(width: int, height: int, id_prefix: str, title: str, desc: str, css: str) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" role="img" '
+def _svg_open(width: int, height: int, id_prefix: str, title: str, desc: str, css: str,
+              role: str = "img") -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" role="{role}" '
             f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
             f'aria-labelledby="{id_prefix}-title {id_prefix}-desc" font-size="11" '
             f'font-family="system-ui, sans-serif">'
@@ -228,7 +229,10 @@ def heatmap_svg(rows: list[HeatRow], start: date, end: date, *, title: str, desc
     days = (end - start).days + 1
     step = (width - left - right) / days
     height = top + row_h * len(rows) + 4
-    out = [_svg_open(width, height, id_prefix, title, desc, "chart-heatmap")]
+    # with links inside it is a labelled group, not an image (WCAG 4.1.2: no focusable
+    # content in role="img")
+    role = "group" if any(row.url for row in rows) else "img"
+    out = [_svg_open(width, height, id_prefix, title, desc, "chart-heatmap", role)]
     out.append('<g class="labels" fill="#333">')
     every = _tick_every(days)
     for i in range(0, days, every):

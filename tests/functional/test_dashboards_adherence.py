@@ -68,7 +68,7 @@ def test_dashboard_page_shows_the_figures_and_the_heat_map(history, client, auth
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "8/10" in html and "13/16" in html and "C2 3/5" in html
-    assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-heatmap" role="img"' in html
+    assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-heatmap" role="group"' in html
     assert "P-0001 2026-11-19: missed" in html
     assert "style=" not in html
 

@@ -73,6 +73,7 @@ def test_heatmap_draws_one_cell_per_expected_day_with_its_state():
     assert svg.count("<rect") == 3  # the day before the window is not drawn
     assert 'class="hm-done"' in svg and 'class="hm-missed"' in svg and 'class="hm-partial"' in svg
     assert '<a href="/p/1"><text' in svg
+    assert 'role="group"' in svg  # links inside: not an image (no focusable content in img)
     assert "P-0001 2026-11-02: missed" in svg
     assert "style=" not in svg
 
@@ -80,6 +81,7 @@ def test_heatmap_draws_one_cell_per_expected_day_with_its_state():
 def test_labels_are_escaped():
     rows = [HeatRow("<b>P</b>", {START: "done"})]
     svg = str(heatmap_svg(rows, START, START, title="a & b", desc="<x>"))
+    assert 'role="img"' in svg  # no link: an image
     assert "<b>" not in svg and "&lt;b&gt;" in svg and "a &amp; b" in svg
 
 
