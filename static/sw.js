@@ -40,9 +40,17 @@ self.addEventListener("activate", function (event) {
    so a page asked for meanwhile waits for the write instead of missing it. */
 var writing = {};
 
+function track(url, job) {
+  var settled = job.catch(function () {}).then(function () {
+    if (writing[url] === settled) { delete writing[url]; }
+  });
+  writing[url] = settled;
+  return job;
+}
+
 /* A clean copy of a page: a redirected response may not answer a navigation. */
 function keep(url, resp) {
-  var done = resp.blob().then(function (body) {
+  return resp.blob().then(function (body) {
     var headers = new Headers(resp.headers);
     headers.set("X-Diary-Saved-At", new Date().toISOString());
     var copy = new Response(body, {status: 200, headers: headers});
@@ -52,11 +60,6 @@ function keep(url, resp) {
       return Promise.all(puts);
     });
   });
-  var settled = done.catch(function () {}).then(function () {
-    if (writing[url] === settled) { delete writing[url]; }
-  });
-  writing[url] = settled;
-  return done;
 }
 
 function match(url) {
@@ -82,7 +85,7 @@ function cachedPage(url) {
 function page(event) {
   return fetch(event.request).then(function (resp) {
     if (resp.ok && resp.headers.get("X-Diary-Offline") === "page") {
-      event.waitUntil(keep(event.request.url, resp.clone()));
+      event.waitUntil(track(event.request.url, keep(event.request.url, resp.clone())));
     }
     return resp;
   }, function () { return cachedPage(event.request.url); });
@@ -129,14 +132,14 @@ function warm(urls) {
   return caches.open(PAGES_CACHE).then(function (cache) {
     return Promise.all(urls.map(function (u) {
       if (writing[u]) { return null; }  // being fetched already
-      return cache.match(u, {ignoreVary: true}).then(function (hit) {
+      return track(u, cache.match(u, {ignoreVary: true}).then(function (hit) {
         var saved = hit && Date.parse(hit.headers.get("X-Diary-Saved-At") || "");
         if (saved && Date.now() - saved < WARM_AFTER_MS) { return null; }
         return fetch(u, {credentials: "same-origin"}).then(function (resp) {
           if (resp.ok && resp.headers.get("X-Diary-Offline") === "page") { return keep(u, resp); }
           return null;
         }, function () { return null; });
-      });
+      }));
     }));
   });
 }
