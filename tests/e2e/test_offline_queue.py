@@ -70,3 +70,42 @@ def test_offline_checkin_waits_then_is_sent_once(phone, browser, live_server, ch
     page.wait_for_load_state("networkidle")
     assert len(_checkins(patient)) == 1
     check_a11y(page)
+
+
+def test_offline_dose_record_is_sent_with_its_time_and_offset(phone, frozen_clock, world,
+                                                              make_patient, check_a11y):
+    from datetime import date
+
+    from diary.injections.models import InjectionRecord
+
+    # cure 2 (at home) starts on FIXED_NOW's day, 2026-11-25
+    patient = make_patient(world["site1"], "P-0050", cure1_start=date(2026, 11, 11))
+    page = phone
+    log_in(page, "P-0050")
+    page.goto("/today")
+    record_url = page.get_by_role("link", name="Record today's injection").get_attribute("href")
+    wait_until_kept_offline(page, "/today", record_url)
+
+    go_offline(page)
+    page.goto(record_url)
+    page.get_by_label("When did you inject it?").fill("2026-11-25T08:10")
+    page.get_by_label("Where did you inject it?").select_option("thigh_right")
+    page.get_by_role("button", name="Save: dose taken").click()
+    page.locator(".offline-saved").wait_for()
+    check_a11y(page)
+    assert "Dose taken at 2026-11-25 08:10" in page.locator("#offline-queue").inner_text()
+    stored = page.evaluate("DiaryQueue.all().then(rows => rows.map(r => r.body))")
+    assert len(stored) == 1
+    body = stored[0]
+    assert body["taken"] is True and body["site"] == "thigh_right" and body["dose_miu"] == 3
+    assert body["taken_at"].startswith("2026-11-25T08:10:00")
+    assert body["taken_at"][19:] in ("+00:00", "Z") or body["taken_at"][19] in "+-"
+
+    page.context.set_offline(False)
+    page.goto("/today")
+    page.get_by_text("Everything you entered offline has been sent.").wait_for()
+    db.session.expire_all()
+    records = db.session.execute(sa.select(InjectionRecord)).scalars().all()
+    mine = [r for r in records if r.scheduled_dose.patient_id == patient.id]
+    assert len(mine) == 1
+    assert mine[0].taken and mine[0].site == "thigh_right" and mine[0].client_id == body["client_id"]
