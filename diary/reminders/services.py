@@ -300,12 +300,15 @@ def sweep(now: datetime) -> SweepReport:
     where = _candidates_filter(day, _max_follow_up(codes))
     candidate_ids = sa.select(Patient.id).where(where)
     tz_col = sa.func.coalesce(Patient.timezone, Site.timezone)
+    pref = ReminderPreference
     patients = db.session.execute(
         sa.select(Patient.id, Patient.site_id, Patient.status, Patient.protocol,
                   Patient.cure1_start, Patient.contact_email, tz_col, User.locale,
-                  ReminderPreference)
+                  pref.id, pref.injection_time, pref.checkin_time, pref.quiet_start,
+                  pref.quiet_end, pref.weekly_weekday, pref.email_enabled, pref.push_enabled,
+                  pref.language)
         .join(Site, Site.id == Patient.site_id).join(User, User.id == Patient.user_id)
-        .outerjoin(ReminderPreference, ReminderPreference.patient_id == Patient.id)
+        .outerjoin(pref, pref.patient_id == Patient.id)
         .where(where)).all()
     if not patients:
         return report
@@ -355,7 +358,18 @@ def sweep(now: datetime) -> SweepReport:
     wording = {lang: texts(lang, link) for lang in LANGUAGES}
     cache = _PlanCache()
     pending: list[list[dict]] = []  # the messages of each due reminder, bare key first
-    for (pid, site_id, status, code, start, email, tz, locale, pref) in patients:
+    default_prefs = planner.Preferences()
+    for (pid, site_id, status, code, start, email, tz, locale, pref_id, *own) in patients:
+        email_on, push_on, language = (own[5], own[6], own[7]) if pref_id is not None else (
+            DEFAULTS["email_enabled"], DEFAULTS["push_enabled"],
+            locale if locale in LANGUAGES else "en")
+        routes = []
+        if email_on and email:
+            routes.append(("email", email, "email"))
+        if push_on:
+            routes.extend(("webpush", str(s), f"push:{s}") for s in subscriptions.get(pid, ()))
+        if not routes:
+            continue  # no way to reach this patient: nothing to plan
         protocol = load_protocol(code)
         daily = {c.number: c.daily_checkins for c in protocol.cures}
         patient_spans = [plan.CureSpan(c, f, la, daily.get(c, True))
@@ -365,22 +379,12 @@ def sweep(now: datetime) -> SweepReport:
         hi = bisect.bisect_right(offsets, (last_day - start).days + 1)
         expected = [plan.ExpectedCheckin(start + timedelta(days=offsets[i]), kinds[i])
                     for i in range(lo, hi)]
+        prefs = planner.Preferences(*own[:5]) if pref_id is not None else default_prefs
         due = planner.due_reminders(
             doses=doses.get(pid, ()), recorded_dose_ids=recorded, expected=expected,
-            checkin_dates=checkins.get(pid, ()), prefs=planner.Preferences.of(pref), tz=tz,
+            checkin_dates=checkins.get(pid, ()), prefs=prefs, tz=tz,
             status=status, plan_end=start + timedelta(days=end_offset), now=now)
         if not due:
-            continue
-        email_on = pref.email_enabled if pref is not None else DEFAULTS["email_enabled"]
-        push_on = pref.push_enabled if pref is not None else DEFAULTS["push_enabled"]
-        language = pref.language if pref is not None else (
-            locale if locale in LANGUAGES else "en")
-        routes = []
-        if email_on and email:
-            routes.append(("email", email, "email"))
-        if push_on:
-            routes.extend(("webpush", str(s), f"push:{s}") for s in subscriptions.get(pid, ()))
-        if not routes:
             continue
         subject, body = wording[language]
         for reminder in due:
