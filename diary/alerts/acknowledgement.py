@@ -59,6 +59,8 @@ def alert_json(alert: Alert) -> dict:
             "escalation_count": alert.escalation_count}
     if alert.status == "acknowledged":
         by = alert.acknowledged_by
-        body.update(acknowledged_by={"id": by.id, "email": by.email} if by else None,
+        # like "patient", the person by the name they log in with; the id beside it
+        body.update(acknowledged_by=by.email if by else None,
+                    acknowledged_by_id=alert.acknowledged_by_id,
                     acknowledged_at=alert.acknowledged_at.isoformat(), action=alert.action)
     return body

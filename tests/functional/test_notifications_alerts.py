@@ -200,7 +200,11 @@ def test_api_acknowledge(app, client, auth, team, frozen_clock):
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["status"] == "acknowledged" and body["id"] == alert.id
-    assert body["acknowledged_by"]["id"] == team["inv"].id
+    assert body["acknowledged_by"] == "inv1@example.org"
+    assert body["acknowledged_by_id"] == team["inv"].id
+    assert body["action"] == "phoned the patient, visit tomorrow"
+    listed = client.get("/api/v1/alerts?status=acknowledged").get_json()["alerts"]
+    assert [(a["id"], a["acknowledged_by"]) for a in listed] == [(alert.id, "inv1@example.org")]
     assert body["acknowledged_at"].startswith("2026-11-25T09:30:00")
     again = client.post(url, json={"action": "again"})
     assert again.status_code == 409
