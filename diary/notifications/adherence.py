@@ -110,9 +110,10 @@ def send_daily_summaries(now: datetime) -> int:
         day = local_date(now, summary.site.timezone)
         subject, body = summary_message(summary, day)
         for address in coordinator_emails(summary.site):
+            key = f"adherence:{summary.site.id}:{day.isoformat()}:{address}"[:200]
             msg = enqueue(channel="email", recipient=address, subject=subject, body=body,
                           kind="adherence_summary", now=now, site_id=summary.site.id,
-                          dedupe_key=f"adherence:{summary.site.id}:{day.isoformat()}:{address}"[:200])
+                          dedupe_key=key)
             count += msg is not None
     db.session.commit()
     return count

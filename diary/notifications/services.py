@@ -42,7 +42,7 @@ def enqueue(*, channel: str, recipient: str, subject: str, body: str, kind: str,
     msg = OutboxMessage(
         channel=channel, recipient=recipient, subject=subject, body=body, kind=kind,
         dedupe_key=dedupe_key, patient_id=patient.id if patient is not None else None,
-        site_id=site_id if site_id is not None else (patient.site_id if patient is not None else None),
+        site_id=site_id if site_id is not None else getattr(patient, "site_id", None),
         related_entity=related[0] if related else None, related_id=related[1] if related else None,
         status="pending", attempts=0, next_attempt_at=now, created_at=now,
     )
