@@ -69,11 +69,15 @@ def _clear(engine) -> None:
 
 @pytest.fixture(scope="session")
 def _schema():
+    # No app context stays pushed between tests: a command run by a test must
+    # find no current app but its own.
     app = create_app(make_config())
     with app.app_context():
         db.drop_all()
         db.create_all()
-        yield
+        db.engine.dispose()
+    yield
+    with app.app_context():
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
