@@ -69,6 +69,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(config_module.load(app.instance_path))
     if test_config:
         app.config.update(test_config)
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_FIX"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     ext.db.init_app(app)

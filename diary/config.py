@@ -25,6 +25,19 @@ def _secret_key(instance: Path) -> str:
     return key
 
 
+def _proxy_hops(value: str | None) -> int:
+    """DIARY_PROXY_FIX: how many proxies in front of the app set X-Forwarded-* (0: none)."""
+    value = (value or "").strip().lower()
+    if value in {"", "0", "false", "no", "off"}:
+        return 0
+    if value in {"true", "yes", "on"}:
+        return 1
+    hops = int(value) if value.isdigit() else -1
+    if hops < 0:
+        raise ValueError(f"DIARY_PROXY_FIX={value!r}: give the number of proxies (0, 1, 2...)")
+    return hops
+
+
 def load(instance_path: str, env: dict | None = None) -> dict:
     """The app's settings, read from `env` (os.environ by default)."""
     env = os.environ if env is None else env
@@ -52,6 +65,9 @@ def load(instance_path: str, env: dict | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "PREFERRED_URL_SCHEME": "https" if secure else "http",
+        # Trust X-Forwarded-For/-Proto/-Host from this many proxies (opt-in: without a
+        # proxy that sets them, a client could forge its address and dodge rate limits).
+        "PROXY_FIX": _proxy_hops(env.get("DIARY_PROXY_FIX")),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "BABEL_DEFAULT_LOCALE": "en",
