@@ -101,7 +101,7 @@ def test_patient_journey(request, phone, browser, live_server, check_a11y, froze
     page.get_by_role("button", name="Save on this phone").click()
     page.locator(".offline-saved").wait_for()
     page.goto("/today")
-    assert "Waiting to be sent (1)" in page.locator("#offline-queue").inner_text()
+    page.locator("#offline-queue").get_by_text("Waiting to be sent (1)").wait_for()
     check_a11y(page)
     assert len(_rows(CheckIn, patient_id=patient.id)) == 1
     page.context.set_offline(False)
