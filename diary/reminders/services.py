@@ -274,11 +274,17 @@ class _PlanCache:
 
 
 def _candidates_filter(day: date, max_follow_up: int):
-    """Active patients whose plan may have something due around `day` (UTC date)."""
+    """Active patients reachable by a channel whose plan may have something due around `day`."""
     recent_dose = sa.select(ScheduledDose.patient_id).where(
         ScheduledDose.planned_date >= day - timedelta(days=10))
+    prefs = ReminderPreference
+    email_off = sa.select(prefs.patient_id).where(prefs.email_enabled.is_(False))
+    push_on = sa.select(PushSubscription.patient_id).where(PushSubscription.patient_id.not_in(
+        sa.select(prefs.patient_id).where(prefs.push_enabled.is_(False))))
     return sa.and_(
         Patient.status == "active",
+        sa.or_(sa.and_(Patient.contact_email.is_not(None), Patient.id.not_in(email_off)),
+               Patient.id.in_(push_on)),
         Patient.cure1_start <= day + timedelta(days=1),
         sa.or_(Patient.cure1_start >= day - timedelta(days=max_follow_up + 2),
                Patient.id.in_(recent_dose)),
@@ -297,11 +303,12 @@ def sweep(now: datetime) -> SweepReport:
                                     .where(Patient.status == "active")).scalars())
     if not codes:
         return report
+    read = db.session.connection().execute  # Core: plain tuples, no ORM row processing
     where = _candidates_filter(day, _max_follow_up(codes))
     candidate_ids = sa.select(Patient.id).where(where)
     tz_col = sa.func.coalesce(Patient.timezone, Site.timezone)
     pref = ReminderPreference
-    patients = db.session.execute(
+    patients = read(
         sa.select(Patient.id, Patient.site_id, Patient.status, Patient.protocol,
                   Patient.cure1_start, Patient.contact_email, tz_col, User.locale,
                   pref.id, pref.injection_time, pref.checkin_time, pref.quiet_start,
@@ -316,42 +323,42 @@ def sweep(now: datetime) -> SweepReport:
     first_day, last_day = day - timedelta(days=9), day + timedelta(days=1)
 
     spans: dict[int, list] = {}
-    for pid, cure, first, last in db.session.execute(
+    for pid, cure, first, last in read(
             sa.select(ScheduledDose.patient_id, ScheduledDose.cure,
                       sa.func.min(ScheduledDose.planned_date),
                       sa.func.max(ScheduledDose.planned_date))
             .where(ScheduledDose.patient_id.in_(candidate_ids))
-            .group_by(ScheduledDose.patient_id, ScheduledDose.cure)):
+            .group_by(ScheduledDose.patient_id, ScheduledDose.cure)).all():
         spans.setdefault(pid, []).append((cure, first, last))
 
     doses: dict[int, list[_Dose]] = {}
     recorded: set[int] = set()
     current = sa.and_(InjectionRecord.scheduled_dose_id == ScheduledDose.id,
                       InjectionRecord.superseded_at.is_(None))
-    for dose_id, pid, planned, setting, record_id in db.session.execute(
+    for dose_id, pid, planned, setting, record_id in read(
             sa.select(ScheduledDose.id, ScheduledDose.patient_id, ScheduledDose.planned_date,
                       ScheduledDose.setting, InjectionRecord.id)
             .outerjoin(InjectionRecord, current)
             .where(ScheduledDose.planned_date.between(day - timedelta(days=2), last_day),
                    ScheduledDose.setting == "home",
-                   ScheduledDose.patient_id.in_(candidate_ids))):
+                   ScheduledDose.patient_id.in_(candidate_ids))).all():
         doses.setdefault(pid, []).append(_Dose(dose_id, planned, setting))
         if record_id is not None:
             recorded.add(dose_id)
 
     from diary.checkins.models import CheckIn
     checkins: dict[int, set[date]] = {}
-    for pid, diary_date in db.session.execute(
+    for pid, diary_date in read(
             sa.select(CheckIn.patient_id, CheckIn.diary_date).distinct()
             .where(CheckIn.diary_date.between(first_day, last_day),
-                   CheckIn.patient_id.in_(candidate_ids))):
+                   CheckIn.patient_id.in_(candidate_ids))).all():
         checkins.setdefault(pid, set()).add(diary_date)
 
     subscriptions: dict[int, list[int]] = {}
-    for sub_id, pid in db.session.execute(
+    for sub_id, pid in read(
             sa.select(PushSubscription.id, PushSubscription.patient_id)
             .where(PushSubscription.patient_id.in_(candidate_ids))
-            .order_by(PushSubscription.id)):
+            .order_by(PushSubscription.id)).all():
         subscriptions.setdefault(pid, []).append(sub_id)
 
     link = current_app.config.get("BASE_URL", "").rstrip("/") + "/"
