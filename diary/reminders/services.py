@@ -10,7 +10,7 @@ second scheduler never sends a reminder twice: the unique dedupe key decides.
 """
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
 
@@ -236,8 +236,8 @@ class SweepReport:
     patients: int = 0
     due: int = 0
     already: int = 0
+    #: messages written; a racing sweep's duplicates are skipped by the database but counted
     enqueued: int = 0
-    messages: list = field(default_factory=list, repr=False)
 
 
 @dataclass(frozen=True)
@@ -411,7 +411,6 @@ def sweep(now: datetime) -> SweepReport:
     rows = [row for group in pending if group[0]["dedupe_key"] not in existing for row in group]
     report.already = sum(1 for group in pending if group[0]["dedupe_key"] in existing)
     report.enqueued = _insert_new(rows)
-    report.messages = rows
     return report
 
 
