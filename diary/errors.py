@@ -4,6 +4,7 @@ Services raise `Invalid` (422), `Conflict` (409) or `NotFound` (404) with a
 human sentence and, where a field is at fault, `fields`. Pages show the
 message; the API returns the contract's error body.
 """
+import sqlalchemy as sa
 from flask import jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -40,7 +41,7 @@ class NotFound(DomainError):
 _CODES = {
     400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
     405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-    422: "invalid", 429: "throttled", 500: "server_error",
+    422: "invalid", 429: "throttled", 500: "server_error", 503: "unavailable",
 }
 
 
@@ -57,6 +58,8 @@ def _messages() -> dict[int, str]:
         422: _("Some values are not valid."),
         429: _("Too many attempts. Please wait a little and try again."),
         500: _("Something went wrong on our side. Nothing you entered was lost; please try again."),
+        503: _("The diary is briefly unavailable. Nothing was saved; please try again in a "
+               "minute."),
     }
 
 
@@ -97,6 +100,23 @@ def register(app):
         if exc.code == 429:
             return error_response(429)
         return error_response(exc.code or 500, None)
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    def database_unreachable(exc):
+        # The database restarting or out of reach: the client retries (the phone's queue
+        # keeps the check-in); the pool reconnects by itself (pool_pre_ping).
+        app.logger.warning("database unreachable: %s", str(exc).splitlines()[0][:200])
+        from diary.extensions import db
+        try:
+            db.session.rollback()
+        except sa.exc.DBAPIError:
+            pass
+        try:
+            body, status = error_response(503)
+        except sa.exc.DBAPIError:  # the page itself needed the database (the logged-in user)
+            body, status = _messages()[503], 503
+        return body, status, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

@@ -1,0 +1,44 @@
+"""gunicorn settings for the diary: `gunicorn -c deploy/gunicorn.conf.py app:app`.
+
+Every setting can be changed from the environment (the systemd unit's
+EnvironmentFile), so the file itself stays as shipped:
+
+  DIARY_BIND          address to listen on (default 127.0.0.1:8000; the HTTPS proxy
+                      in front of it is the only one that should reach it)
+  DIARY_WEB_WORKERS   worker processes (default: 2 per core)
+  DIARY_WEB_THREADS   threads per worker (default 4)
+  DIARY_ACCESS_LOG    access log file, "-" for standard output (journald), empty for none
+
+Threaded workers (gthread): a request mostly waits on PostgreSQL, so a few
+threads per process keep the cores busy, and idle keep-alive connections from
+phones do not hold a whole process. The scheduler never runs here: it is its
+own process (`flask --app app diary scheduler`, deploy/diary-scheduler.service).
+"""
+import multiprocessing
+import os
+
+bind = os.environ.get("DIARY_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("DIARY_WEB_WORKERS") or 2 * multiprocessing.cpu_count())
+worker_class = "gthread"
+threads = int(os.environ.get("DIARY_WEB_THREADS") or 4)
+
+# Each worker opens its own database pool after the fork: no preloading, so no
+# connection is ever shared between processes.
+preload_app = False
+
+# A request that takes longer than this is stuck: the worker is replaced.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Recycle workers now and then, so that a slow leak can never grow for weeks.
+max_requests = 5000
+max_requests_jitter = 500
+
+# A check-in photo is at most 10 MB (MAX_CONTENT_LENGTH in diary/config.py);
+# request lines and headers stay at gunicorn's safe defaults.
+accesslog = os.environ.get("DIARY_ACCESS_LOG", "-") or None
+errorlog = "-"
+# The access log keeps method, path (without its query string), status, size and
+# time: nothing a patient typed reaches it.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+proc_name = "diary-web"
