@@ -155,3 +155,11 @@ def test_unsubscribe_and_roles(client, auth, world, push_service):
     assert db.session.execute(sa.select(PushSubscription)).first() is None
     resp = client.delete("/api/v1/me/push-subscriptions", json={"endpoint": sub["endpoint"]})
     assert resp.status_code == 404
+
+
+def test_settings_page_offers_push_with_the_public_key(client, auth, patient, vapid):
+    auth.login("P-0001")
+    html = client.get("/settings").get_data(as_text=True)
+    assert f'data-public-key="{vapid}"' in html
+    assert "/static/js/push.js" in html
+    assert 'data-subscriptions-url="/api/v1/me/push-subscriptions"' in html
