@@ -49,11 +49,14 @@ class _IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        g.pop("_login_user", None)
+        # Flask-WTF caches the signed CSRF token in `g` too: another client's would leak
+        for name in ("_login_user", "csrf_token"):
+            g.pop(name, None)
         try:
             return super().open(*args, **kwargs)
         finally:
-            g.pop("_login_user", None)
+            for name in ("_login_user", "csrf_token"):
+                g.pop(name, None)
 
 
 def _clear(engine) -> None:
