@@ -26,10 +26,15 @@ _COMMON = None
 
 
 def _common_passwords() -> set[str]:
+    """Our curated list plus zxcvbn's 30,000 most common leaked passwords (lower case)."""
     global _COMMON
     if _COMMON is None:
+        from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
         path = Path(__file__).with_name("common_passwords.txt")
-        _COMMON = {line.strip().lower() for line in path.read_text().splitlines() if line.strip()}
+        curated = {line.strip().lower() for line in path.read_text().splitlines()
+                   if line.strip()}
+        _COMMON = curated | {p.lower() for p in FREQUENCY_LISTS["passwords"] if len(p) >= 10}
     return _COMMON
 
 
