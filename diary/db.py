@@ -13,6 +13,11 @@ NAMING_CONVENTION = {
 }
 
 
+def in_check(column: str, values) -> str:
+    """SQL for a CHECK constraint: `column` takes one of `values` (codes of our own)."""
+    return f"{column} IN (" + ",".join(f"'{v}'" for v in values) + ")"
+
+
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from diary.clock import now_utc
-from diary.db import UTCDateTime
+from diary.db import UTCDateTime, in_check
 from diary.extensions import db
 
 RULES = ("U1", "U2", "U3", "U4", "U5", "D1", "D2", "D3", "D4", "D5", "D6", "D7",
@@ -20,17 +20,13 @@ TIERS = ("urgent", "within_24h", "routine")
 STATUSES = ("open", "acknowledged")
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN (" + ",".join(f"'{v}'" for v in values) + ")"
-
-
 class Alert(db.Model):
     __tablename__ = "alerts"
     __table_args__ = (
         sa.UniqueConstraint("patient_id", "rule", "diary_date", name="uq_alerts_patient_rule_day"),
-        sa.CheckConstraint(_in("rule", RULES), name="rule"),
-        sa.CheckConstraint(_in("tier", TIERS), name="tier"),
-        sa.CheckConstraint(_in("status", STATUSES), name="status"),
+        sa.CheckConstraint(in_check("rule", RULES), name="rule"),
+        sa.CheckConstraint(in_check("tier", TIERS), name="tier"),
+        sa.CheckConstraint(in_check("status", STATUSES), name="status"),
         sa.CheckConstraint("escalation_count >= 0", name="escalation_count"),
         sa.CheckConstraint(
             "status = 'open' OR (acknowledged_by_id IS NOT NULL AND acknowledged_at IS NOT NULL"

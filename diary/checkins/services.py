@@ -279,19 +279,13 @@ def to_json(checkin: CheckIn) -> dict:
     if device is not None and checkin.device_utc_offset_min is not None:
         from datetime import timezone
         device = device.astimezone(timezone(timedelta(minutes=checkin.device_utc_offset_min)))
-    return {
+    return values_of(checkin) | {
         "id": checkin.id,
         "client_id": checkin.client_id,
         "diary_date": checkin.diary_date.isoformat(),
         "device_recorded_at": device.isoformat() if device else None,
         "received_at": checkin.received_at.isoformat(),
         "late": checkin.late,
-        "temperature_c": checkin.temperature_c,
-        "symptoms": checkin.grades,
-        "new_or_worse": checkin.new_or_worse,
-        "warning_signs": list(checkin.warning_signs or []),
-        "injection_site": {"diameter_cm": checkin.site_diameter_cm,
-                           "ulceration": checkin.site_ulceration},
         "note": checkin.note,
         "has_photo": checkin.photo_file is not None,
     }

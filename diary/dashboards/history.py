@@ -16,7 +16,7 @@ from diary import audit
 from diary.alerts.models import Alert
 from diary.audit.models import AuditEvent
 from diary.checkins.models import CheckIn
-from diary.checkins.services import clean as clean_checkin
+from diary.checkins.services import clean as clean_checkin, values_of
 from diary.clock import local_date
 from diary.dashboards.charts import Timeline
 from diary.dashboards.models import CheckInVersion
@@ -31,15 +31,9 @@ REASON_MAX = 500
 
 def received_values(checkin: CheckIn) -> dict:
     """A check-in's values as the patient sent them (version 1), in the API's shape."""
-    return {
-        "temperature_c": checkin.temperature_c,
-        "symptoms": checkin.grades,
-        "new_or_worse": checkin.new_or_worse,
-        "warning_signs": list(checkin.warning_signs or []),
-        "injection_site": {"diameter_cm": checkin.site_diameter_cm,
-                           "ulceration": checkin.site_ulceration},
-        "note": checkin.note,
-    }
+    values = values_of(checkin)
+    del values["diary_date"]
+    return values | {"note": checkin.note}
 
 
 @dataclass

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from diary.clock import now_utc
-from diary.db import UTCDateTime
+from diary.db import UTCDateTime, in_check
 from diary.extensions import db
 
 SETTINGS = ("hospital", "home")
@@ -15,17 +15,13 @@ ADMINISTERED_BY = ("self", "nurse", "carer")
 NOT_TAKEN_REASONS = ("forgot", "side_effect", "hospitalised", "no_drug", "other")
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN (" + ",".join(f"'{v}'" for v in values) + ")"
-
-
 class ScheduledDose(db.Model):
     """One dose of a patient's plan, materialised at enrolment from the protocol file."""
 
     __tablename__ = "scheduled_doses"
     __table_args__ = (
         sa.UniqueConstraint("patient_id", "cure", "day", name="uq_scheduled_doses_patient_cure_day"),
-        sa.CheckConstraint(_in("setting", SETTINGS), name="setting"),
+        sa.CheckConstraint(in_check("setting", SETTINGS), name="setting"),
         sa.CheckConstraint("dose_miu > 0", name="dose_positive"),
         sa.CheckConstraint("cure >= 1 AND day >= 1", name="cure_day_positive"),
         sa.Index("ix_scheduled_doses_patient_date", "patient_id", "planned_date"),
@@ -68,9 +64,9 @@ class InjectionRecord(db.Model):
 
     __tablename__ = "injection_records"
     __table_args__ = (
-        sa.CheckConstraint(_in("site", INJECTION_SITES), name="site"),
-        sa.CheckConstraint(_in("administered_by", ADMINISTERED_BY), name="administered_by"),
-        sa.CheckConstraint(_in("not_taken_reason", NOT_TAKEN_REASONS), name="not_taken_reason"),
+        sa.CheckConstraint(in_check("site", INJECTION_SITES), name="site"),
+        sa.CheckConstraint(in_check("administered_by", ADMINISTERED_BY), name="administered_by"),
+        sa.CheckConstraint(in_check("not_taken_reason", NOT_TAKEN_REASONS), name="not_taken_reason"),
         sa.CheckConstraint(
             "(taken AND taken_at IS NOT NULL AND dose_miu > 0 AND site IS NOT NULL"
             " AND not_taken_reason IS NULL)"
