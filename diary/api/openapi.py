@@ -183,8 +183,9 @@ def spec() -> dict:
                 "get": {"operationId": "session", "security": COOKIE,
                         "responses": {"200": _json(_ref("Session")),
                                       "401": _err("not logged in")}},
-                "delete": {"operationId": "logout", "security": COOKIE,
-                           "responses": {"204": {"description": "logged out"}}},
+                "delete": {"operationId": "logout", "security": CSRF,
+                           "responses": {"204": {"description": "logged out"},
+                                         "400": _err("missing or invalid CSRF token")}},
             },
             "/me/schedule": {"get": {
                 "operationId": "mySchedule", "security": COOKIE,
