@@ -97,7 +97,8 @@ def create_site(*, name: str, timezone: str, phone: str, alert_emails: list[str]
     if not name or len(name) > 120:
         raise Invalid(_("A site needs a name (120 characters at most)."), {"name": _("required")})
     if db.session.execute(sa.select(Site.id).where(Site.name == name)).first():
-        raise Conflict(_("A site named %(name)s already exists.", name=name), {"name": _("taken")})
+        raise Conflict(_("A site named %(name)s already exists.", name=name),
+                       {"name": _("already used")})
     phone = (phone or "").strip()
     if not re.fullmatch(r"\+?[0-9 ().-]{6,30}", phone):
         raise Invalid(_("The team's phone number is not valid."), {"phone": _("not a phone number")})
@@ -125,7 +126,7 @@ def create_staff(*, role: str, email: str, sites: list[Site], actor, now: dateti
                         roles=", ".join(ROLES)), {"role": _("unknown role")})
     email = normalise_email(email)
     if db.session.execute(sa.select(User.id).where(User.email == email)).first():
-        raise Conflict(_("An account with this e-mail already exists."), {"email": _("taken")})
+        raise Conflict(_("An account with this e-mail already exists."), {"email": _("already used")})
     if role != "admin" and not sites:
         raise Invalid(_("Staff belong to at least one site."), {"site": _("required")})
     if password is not None:
@@ -149,7 +150,7 @@ def create_patient(*, study_code: str, site: Site, cure1_start: date, actor, now
     code = normalise_study_code(study_code)
     if db.session.execute(sa.select(Patient.id).where(Patient.study_code == code)).first():
         raise Conflict(_("Study code %(code)s is already enrolled.", code=code),
-                       {"study_code": _("taken")})
+                       {"study_code": _("already used")})
     if timezone:
         check_timezone(timezone)
     email = normalise_email(contact_email, "email") if contact_email else None

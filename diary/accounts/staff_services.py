@@ -147,7 +147,7 @@ def invite_staff(*, email: str, role: str, sites: list[Site], actor, now: dateti
                                      now=now, password=None)
     elif user.password_hash is not None:
         raise Conflict(_("%(email)s already has an account with a password.", email=normalised),
-                       {"email": _("taken")})
+                       {"email": _("already used")})
     issued = _issue(user, "invitation", actor, now)
     subject, body = invitation_message(user.role, invitation_link(issued.code),
                                        current_app.config["INVITATION_HOURS"])

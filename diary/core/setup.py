@@ -2,6 +2,7 @@
 from datetime import datetime, timedelta
 
 from flask import current_app, flash, redirect, request, session, url_for
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -12,7 +13,16 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "form-action 'self'; frame-ancestors 'none'; manifest-src 'self'; worker-src 'self'")
 
 
+def decimal(value, digits: int | None = None) -> str:
+    """A number in the reader's language: 1.5 in English, 1,5 in French."""
+    if value is None or value == "":
+        return ""
+    pattern = "0." + "0" * digits if digits else "0.###"
+    return format_decimal(float(value), format=pattern)
+
+
 def init_app(app):
+    app.add_template_filter(decimal, "decimal")
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=30))
 

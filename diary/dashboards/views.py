@@ -5,7 +5,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import format_date
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -50,12 +50,15 @@ def _timeline_chart(patient, data, id_prefix: str):
     temps = data.timeline.daily_max_temperature()
     taken = sum(1 for _d, s in data.timeline.doses
                 if s == "taken" and data.timeline.inside(_d))
+    highest = (format_decimal(max(temps.values()), format="0.0") + " °C" if temps
+               else _("none measured"))
     desc = _("From %(start)s to %(end)s: %(checkins)d check-ins, %(fever)d days with a "
              "temperature of 38 °C or more (highest %(max)s), %(taken)d doses taken, "
              "%(alerts)d alerts.",
-             start=data.timeline.start.isoformat(), end=data.timeline.end.isoformat(),
+             start=format_date(data.timeline.start, "medium"),
+             end=format_date(data.timeline.end, "medium"),
              checkins=len(data.checkins), fever=sum(1 for t in temps.values() if t >= 38.0),
-             max=(f"{max(temps.values()):.1f} °C" if temps else _("none measured")),
+             max=highest,
              taken=taken, alerts=len(data.alerts))
     title = _("Timeline of %(code)s: temperature, symptoms, doses and alerts",
               code=patient.study_code)

@@ -124,7 +124,7 @@ def test_patient_sees_the_last_30_days_of_their_own_history(history, client, aut
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert 'class="chart chart-timeline" role="img"' in html
-    assert "From 2026-10-27 to 2026-11-25" in html
+    assert "From Oct 27, 2026 to Nov 25, 2026" in html
     assert "39.2 °C" in html and "Tuesday, November 24, 2026" in html
     assert 'href="/history"' in html  # in the patient's navigation
     auth.logout()
