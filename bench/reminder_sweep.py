@@ -25,11 +25,12 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-NOW = datetime(2026, 11, 29, 19, 5, tzinfo=timezone.utc)  # Sunday 20:05 in Paris
+NOW = datetime(2026, 11, 29, 19, 5, tzinfo=UTC)  # Sunday 20:05 in Paris
 TODAY = date(2026, 11, 29)
 BATCH = 20_000
 
@@ -91,7 +92,7 @@ def generate(n: int) -> None:
                               created_at=NOW))
             if planned.date <= TODAY and rnd.random() < 0.9:
                 record_id += 1
-                taken_at = datetime.combine(planned.date, dtime(8, 10), timezone.utc)
+                taken_at = datetime.combine(planned.date, dtime(8, 10), UTC)
                 records.append(dict(id=record_id, scheduled_dose_id=dose_id, patient_id=pid,
                                     client_id=f"r{record_id}", taken=True, taken_at=taken_at,
                                     dose_miu=planned.dose_miu, site="thigh_left",
@@ -112,7 +113,7 @@ def generate(n: int) -> None:
             subs.append(dict(patient_id=pid, endpoint=f"https://push.example.org/{pid}",
                              p256dh="B" + "A" * 86, auth="A" * 22, created_at=NOW))
         if pid % 5000 == 0 or pid == n:  # in slices: 100,000 plans do not fit in memory
-            for table, rows in zip(tables, buffers):
+            for table, rows in zip(tables, buffers, strict=True):
                 insert(table, rows)
                 rows.clear()
     db.session.commit()
