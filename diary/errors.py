@@ -114,8 +114,12 @@ def register(app):
             pass
         try:
             body, status = error_response(503)
-        except sa.exc.DBAPIError:  # the page itself needed the database (the logged-in user)
-            body, status = _messages()[503], 503
+        except sa.exc.DBAPIError:
+            # choosing the language needs the logged-in user, from the database: plain words
+            text = "The diary is briefly unavailable. Nothing was saved; please try again."
+            body = (jsonify({"error": {"code": "unavailable", "message": text}})
+                    if wants_json() else text)
+            status = 503
         return body, status, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)

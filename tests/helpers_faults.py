@@ -188,8 +188,11 @@ class Load:
 
     def _run(self, phone):
         while not self._stop.is_set():
+            answered = len(phone.acknowledged)
             phone.send(str(uuid.uuid4()))
-            if self.pause:
+            if len(phone.acknowledged) == answered:
+                time.sleep(0.2)  # like the phone's queue: wait a little after a failure
+            elif self.pause:
                 time.sleep(self.pause)
 
     def start(self):

@@ -1,8 +1,8 @@
 """Security headers on every response; staff sessions expire after inactivity."""
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from flask import current_app, flash, redirect, request, session, url_for
-from flask_babel import format_decimal
+from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -21,8 +21,18 @@ def decimal(value, digits: int | None = None) -> str:
     return format_decimal(float(value), format=pattern)
 
 
+def long_day(value) -> str:
+    """A day (a date or YYYY-MM-DD) written out in the reader's language."""
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return format_date(day, "full")
+
+
 def init_app(app):
     app.add_template_filter(decimal, "decimal")
+    app.add_template_filter(long_day, "long_day")
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=30))
 
@@ -38,7 +48,9 @@ def init_app(app):
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.endpoint != "static" and "Cache-Control" not in headers:
             # pages carry health data: not kept by shared caches
-            headers["Cache-Control"] = "no-store" if current_user.is_authenticated else "no-cache"
+            # (the session, not current_user: after the commit, reading the user would
+            # query the database again, and fail the response if it has just gone away)
+            headers["Cache-Control"] = "no-store" if "_user_id" in session else "no-cache"
         return response
 
     @app.before_request
