@@ -18,7 +18,7 @@ class CheckInForm(FlaskForm):
                             validate_choice=False)
     temperature_c = StringField(
         _l("Temperature in °C, if you measured it"),
-        render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "37.2"})
+        render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": _l("37.2")})
     site_diameter_cm = StringField(
         _l("Largest redness or hardening around an injection site, in cm"),
         render_kw={"inputmode": "decimal", "autocomplete": "off"})

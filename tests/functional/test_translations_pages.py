@@ -84,3 +84,19 @@ def test_staff_alert_rules_in_precise_french(client, auth, make_site, make_staff
     assert "Règles d'alerte" in html
     assert "Appeler l'équipe de l'essai maintenant (ou le 15)" in html
     assert "Escalade vers les contacts d'escalade du site" in html
+
+
+def test_check_in_review_in_french_takes_a_decimal_comma(client, auth, patient):
+    _speak(client, "fr")
+    auth.login("P-0042")
+    g.pop("_flask_babel", None)
+    resp = client.post("/checkin", data={
+        "client_id": "c0ffee00-0000-4000-8000-000000000042", "diary_date": "2026-11-25",
+        "temperature_c": "37,8", "symptom-purpura": "1", "site_diameter_cm": "2,5",
+        "site_ulceration": "no"})
+    html = unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 200, html
+    assert "Vérifiez vos réponses" in html
+    assert "mercredi 25 novembre 2026" in html
+    assert "37,8 °C" in html and "2,5 cm de rougeur ou d'induration" in html
+    assert "1 – Léger" in html
