@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -134,7 +134,7 @@ def wait_http(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):
+            with urllib.request.urlopen(url, timeout=2):  # nosec B310 - our http://127.0.0.1
                 return
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.2)
@@ -195,7 +195,7 @@ def main() -> int:
             if status != 200:
                 raise SystemExit(f"error: login {code}: {status} {body}")
             client.csrf = body["csrf_token"]
-            now = datetime.now(timezone.utc).astimezone()
+            now = datetime.now(UTC).astimezone()
             status, body = client.call("POST", "/api/v1/checkins", {
                 "client_id": str(uuid.uuid4()), "diary_date": _paris_today().isoformat(),
                 "device_recorded_at": now.isoformat(timespec="seconds"),

@@ -11,7 +11,8 @@ through POST /api/v1/session and hands the session cookie to Lighthouse with
 /usr/bin/chromium; headless, no sandbox) with its mobile form factor and
 throttling. One line per page:
 
-    frontend page=<name> performance=<0-100> accessibility=<0-100> best_practices=<0-100> kb=<transferred> hosts=<distinct hosts>
+    frontend page=<name> performance=<0-100> accessibility=<0-100> best_practices=<0-100>
+        kb=<transferred> hosts=<distinct hosts>
 
 Targets: performance >= 95, accessibility 100, best practices 100, < 30 KB
 transferred, one host. With --runs N the median of N runs is printed.
@@ -62,11 +63,12 @@ def start_server(env: dict, port: int) -> subprocess.Popen:
                             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     for _ in range(100):
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # nosec B310
             return proc
         except OSError:
             if proc.poll() is not None:
-                raise SystemExit("the app did not start: " + proc.stderr.read().decode()[-2000:])
+                raise SystemExit("the app did not start: "
+                                 + proc.stderr.read().decode()[-2000:]) from None
             time.sleep(0.2)
     proc.terminate()
     raise SystemExit("the app did not answer /healthz")

@@ -3,12 +3,12 @@
 Services take `now` as an argument; views and jobs call `now_utc()` here, so
 that a test can pin time by patching this one function.
 """
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 
 def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def zone(name: str) -> ZoneInfo:
@@ -44,4 +44,4 @@ def at_local(day: date, hour: int, minute: int, tz_name: str) -> datetime:
     naive = datetime(day.year, day.month, day.day, hour, minute)
     aware = naive.replace(tzinfo=tz, fold=0)
     # Round-trip through UTC: a non-existent wall time normalises forward.
-    return aware.astimezone(timezone.utc)
+    return aware.astimezone(UTC)

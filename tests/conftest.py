@@ -5,7 +5,7 @@ Factories return functions (`make_site(...)`), as in Indico's test suite.
 """
 import os
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from diary.extensions import db  # noqa: E402
 
 PASSWORD = "correct horse battery"
 TEST_DATABASE_URL = os.environ.get("DIARY_TEST_DATABASE_URL") or f"sqlite:///{_TMP}/test.db"
-FIXED_NOW = datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc)
+FIXED_NOW = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 
 
 def make_config(**extra) -> dict:

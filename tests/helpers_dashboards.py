@@ -4,7 +4,7 @@ Today is FIXED_NOW's diary day, 2026-11-25 (Europe/Paris); cure 1 starts on
 Monday 2026-11-02, so cures 1 (hospital) and 2 (home, 16-20 Nov) are due.
 """
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import sqlalchemy as sa
 
@@ -79,7 +79,7 @@ def build_history(patient):
     check_in(patient, nov(18))
     check_in(patient, nov(20))
     check_in(patient, nov(24))  # fulfils the weekly one of 23-29 Nov early
-    from datetime import datetime, timezone
-    reminder(patient, "sent", datetime(2026, 11, 23, 19, 0, tzinfo=timezone.utc))
-    reminder(patient, "failed", datetime(2026, 11, 24, 19, 0, tzinfo=timezone.utc))
+    from datetime import datetime
+    reminder(patient, "sent", datetime(2026, 11, 23, 19, 0, tzinfo=UTC))
+    reminder(patient, "failed", datetime(2026, 11, 24, 19, 0, tzinfo=UTC))
     db.session.commit()

@@ -45,7 +45,7 @@ def normalise_email(value: str, field: str = "email") -> str:
         return validate_email((value or "").strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError:
         raise Invalid(_("This e-mail address is not valid."),
-                      {field: _("not a valid e-mail address")})
+                      {field: _("not a valid e-mail address")}) from None
 
 
 def normalise_study_code(value: str) -> str:

@@ -37,7 +37,8 @@ def _date_arg(name: str) -> date | None:
     try:
         return date.fromisoformat(raw)
     except ValueError:
-        raise Invalid(_("Dates are written YYYY-MM-DD."), {name: _("a date YYYY-MM-DD is required")})
+        raise Invalid(_("Dates are written YYYY-MM-DD."),
+                      {name: _("a date YYYY-MM-DD is required")}) from None
 
 
 @bp.get("/checkins")

@@ -13,6 +13,7 @@ from diary.errors import Invalid
 from diary.extensions import db
 from diary.injections import services
 
+
 def injection_json(rec) -> dict:
     local = rec.taken_at_local
     return {"id": rec.id, "client_id": rec.client_id, "scheduled_dose_id": rec.scheduled_dose_id,

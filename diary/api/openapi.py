@@ -7,7 +7,14 @@ from flask import jsonify
 
 from diary.alerts.models import RULES, TIERS
 from diary.api import bp
-from diary.checkins.items import DIAMETER_RANGE, MAX_GRADE, MIN_GRADE, SYMPTOMS, TEMPERATURE_RANGE, WARNING_SIGNS
+from diary.checkins.items import (
+    DIAMETER_RANGE,
+    MAX_GRADE,
+    MIN_GRADE,
+    SYMPTOMS,
+    TEMPERATURE_RANGE,
+    WARNING_SIGNS,
+)
 from diary.injections.models import ADMINISTERED_BY, INJECTION_SITES, NOT_TAKEN_REASONS
 
 ERROR = {"$ref": "#/components/schemas/Error"}

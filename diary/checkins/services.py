@@ -14,11 +14,18 @@ import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from diary import audit
-from diary.clock import local_date
 from diary.checkins import protocol_data
-from diary.checkins.items import (DIAMETER_RANGE, MAX_GRADE, MIN_GRADE, NOTE_MAX, SYMPTOMS,
-                                  TEMPERATURE_RANGE, WARNING_SIGNS)
+from diary.checkins.items import (
+    DIAMETER_RANGE,
+    MAX_GRADE,
+    MIN_GRADE,
+    NOTE_MAX,
+    SYMPTOMS,
+    TEMPERATURE_RANGE,
+    WARNING_SIGNS,
+)
 from diary.checkins.models import CheckIn, CheckInSymptom
+from diary.clock import local_date
 from diary.errors import Conflict, Invalid
 from diary.extensions import db
 
@@ -236,7 +243,7 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
         existing = find_by_client_id(values["client_id"])
         if existing is None or existing.patient_id != patient.id:
             raise Conflict(_("This check-in identifier is already used."),
-                           {"client_id": _("already used")})
+                           {"client_id": _("already used")}) from None
         return stored_result(existing)
     audit.record("create", "checkin", checkin.id, actor=actor, now=now, patient=patient,
                  after=to_json(checkin) | {"photo": bool(photo)})

@@ -3,8 +3,17 @@ import json
 import uuid
 from datetime import timedelta
 
-from flask import (Blueprint, abort, flash, redirect, render_template, request, send_file,
-                   session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required

@@ -16,7 +16,8 @@ from diary import audit
 from diary.alerts.models import Alert
 from diary.audit.models import AuditEvent
 from diary.checkins.models import CheckIn
-from diary.checkins.services import clean as clean_checkin, values_of
+from diary.checkins.services import clean as clean_checkin
+from diary.checkins.services import values_of
 from diary.clock import local_date
 from diary.dashboards.charts import Timeline
 from diary.dashboards.models import CheckInVersion

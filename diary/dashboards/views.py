@@ -3,8 +3,7 @@ correction) and the patient's own history. Every query goes through accounts.sco
 from datetime import timedelta
 
 import sqlalchemy as sa
-
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user

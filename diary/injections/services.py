@@ -14,7 +14,7 @@ Rules (clinical-rules.md sections 1, 5 and 6; numbers from the protocol file):
 """
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -27,7 +27,11 @@ from diary.clock import local_date
 from diary.errors import Conflict, Invalid, NotFound
 from diary.extensions import db
 from diary.injections.models import (
-    ADMINISTERED_BY, INJECTION_SITES, NOT_TAKEN_REASONS, InjectionRecord, ScheduledDose,
+    ADMINISTERED_BY,
+    INJECTION_SITES,
+    NOT_TAKEN_REASONS,
+    InjectionRecord,
+    ScheduledDose,
 )
 from diary.protocol import ProtocolError, load_protocol
 from diary.protocol import schedule as plan
@@ -202,10 +206,10 @@ def _moment(value, tz_for_naive: str | None, errors: dict) -> tuple[datetime, in
             errors["taken_at"] = _("must include a UTC offset, e.g. 2026-11-25T08:10:00+01:00")
             return None
         # Round-trip through UTC: a wall time in the spring-forward gap moves forward.
-        value = value.replace(tzinfo=ZoneInfo(tz_for_naive)).astimezone(timezone.utc) \
+        value = value.replace(tzinfo=ZoneInfo(tz_for_naive)).astimezone(UTC) \
             .astimezone(ZoneInfo(tz_for_naive))
     offset = int(value.utcoffset().total_seconds() // 60)
-    return value.astimezone(timezone.utc).replace(microsecond=0), offset
+    return value.astimezone(UTC).replace(microsecond=0), offset
 
 
 def _dose_amount(value, protocol, errors: dict) -> float | None:

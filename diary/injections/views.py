@@ -13,8 +13,16 @@ from diary.errors import Invalid
 from diary.extensions import db
 from diary.injections import services
 from diary.injections.forms import (
-    BY_LABELS, REASON_LABELS, SETTING_LABELS, SITE_LABELS, STATUS_LABELS, ChangeDoseForm,
-    CorrectionForm, InjectionForm, ShiftCureForm, choices,
+    BY_LABELS,
+    REASON_LABELS,
+    SETTING_LABELS,
+    SITE_LABELS,
+    STATUS_LABELS,
+    ChangeDoseForm,
+    CorrectionForm,
+    InjectionForm,
+    ShiftCureForm,
+    choices,
 )
 from diary.injections.models import InjectionRecord, ScheduledDose
 

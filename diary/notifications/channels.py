@@ -7,7 +7,6 @@ here; a later Web Push channel registers itself with `register("webpush", ...)`.
 """
 import logging
 import smtplib
-import socket
 import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -84,7 +83,7 @@ class SmtpChannel:
                 if self.user:
                     smtp.login(self.user, self.password or "")
                 smtp.send_message(mail, from_addr=self.mail_from, to_addrs=[message.recipient])
-        except (smtplib.SMTPException, OSError, socket.timeout, ssl.SSLError) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError, ssl.SSLError) as exc:
             raise DeliveryError(f"{type(exc).__name__}: {exc}") from exc
 
 

@@ -25,7 +25,7 @@ key. The dose's date is part of a dose identity, so that a shifted cure is
 reminded again on its new date.
 """
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from diary.clock import at_local
@@ -112,7 +112,7 @@ def due_reminders(*, doses, recorded_dose_ids, expected, checkin_dates, prefs: P
     """
     if status != "active":
         return []
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     local_now = now.astimezone(ZoneInfo(tz))
     if in_quiet_hours(local_now.time().replace(tzinfo=None), prefs.quiet_start, prefs.quiet_end):
         return []  # a sweep that ran late never sends into the quiet hours

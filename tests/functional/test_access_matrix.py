@@ -18,8 +18,15 @@ import pytest
 
 from diary import create_app
 from tests.conftest import make_config
-from tests.helpers_security import (APP_ROLE, IN_SCOPE, LOGINS, build_objects, clients, fill,
-                                     param_names)
+from tests.helpers_security import (
+    APP_ROLE,
+    IN_SCOPE,
+    LOGINS,
+    build_objects,
+    clients,
+    fill,
+    param_names,
+)
 
 ANY = "anyone, logged in or not"
 LOGGED_IN = "any logged-in user"

@@ -8,8 +8,12 @@ responses and content types as the description says.
 import hypothesis
 import pytest
 import schemathesis
-from schemathesis.checks import (content_type_conformance, not_a_server_error,
-                                 response_schema_conformance, status_code_conformance)
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from diary import create_app
 from tests.conftest import PASSWORD, make_config

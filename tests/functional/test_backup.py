@@ -1,7 +1,6 @@
 import sqlite3
 
 import pytest
-import sqlalchemy as sa
 
 from tests.conftest import TEST_DATABASE_URL
 

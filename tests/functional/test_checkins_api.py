@@ -1,5 +1,5 @@
 """POST/GET /api/v1/checkins: the contract of api.md, windows, idempotence, bad input."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -29,8 +29,8 @@ def test_a_quiet_checkin_is_stored_with_no_alert(patient_client, world):
     assert stored.patient_id == world["pat1"].id
     assert stored.grades == {"purpura": 0, "arthralgia": 1, "asthenia": 1}
     assert stored.device_utc_offset_min == 60
-    assert stored.device_recorded_at == datetime(2026, 11, 25, 9, 5, tzinfo=timezone.utc)
-    assert stored.received_at == datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc)
+    assert stored.device_recorded_at == datetime(2026, 11, 25, 9, 5, tzinfo=UTC)
+    assert stored.received_at == datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
     assert count(AuditEvent) >= 1
 
 
@@ -69,7 +69,7 @@ def test_same_client_id_again_returns_the_stored_result(patient_client):
 
 def test_same_rule_same_day_adds_evidence_not_a_second_alert(patient_client, frozen_clock):
     first = post(patient_client, body(temperature_c=39.1)).get_json()
-    frozen_clock(datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
     second = post(patient_client, body(temperature_c=39.6)).get_json()
     assert second["alerts"] == first["alerts"]  # same alert id, listed for this check-in too
     assert count(Alert) == 1
@@ -80,7 +80,7 @@ def test_same_rule_same_day_adds_evidence_not_a_second_alert(patient_client, fro
 
 def test_same_rule_next_day_raises_a_new_alert(patient_client, frozen_clock):
     post(patient_client, body(temperature_c=39.1))
-    frozen_clock(datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
     got = post(patient_client, body(diary_date="2026-11-26", temperature_c=39.3)).get_json()
     assert [a["rule"] for a in got["alerts"]] == ["U1", "D1"]
     assert count(Alert) == 3
@@ -92,15 +92,15 @@ def test_on_alert_raised_hooks_see_new_alerts_only(app, patient_client, frozen_c
         lambda alert, now: seen.append((alert.rule, now)))
     post(patient_client, body(temperature_c=39.1))
     post(patient_client, body(temperature_c=39.4))
-    assert seen == [("U1", datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc))]
+    assert seen == [("U1", datetime(2026, 11, 25, 9, 30, tzinfo=UTC))]
 
 
 def test_fever_across_midnight_in_paris_is_two_diary_days(patient_client, frozen_clock):
     # 23:30 in Paris on the 24th, then 00:30 in Paris on the 25th: the same UTC day
-    frozen_clock(datetime(2026, 11, 24, 22, 30, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 24, 22, 30, tzinfo=UTC))
     first = post(patient_client, body(diary_date="2026-11-24", temperature_c=38.2)).get_json()
     assert [a["rule"] for a in first["alerts"]] == ["R1"]
-    frozen_clock(datetime(2026, 11, 24, 23, 30, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))
     second = post(patient_client, body(diary_date="2026-11-25", temperature_c=38.1)).get_json()
     assert second["late"] is False
     assert [a["rule"] for a in second["alerts"]] == ["D1"]
@@ -124,7 +124,7 @@ def test_other_days_are_refused(patient_client, day, words):
 
 def test_window_follows_the_patients_time_zone(patient_client, frozen_clock):
     # 23:30 UTC on the 25th is already the 26th in Paris
-    frozen_clock(datetime(2026, 11, 25, 23, 30, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 25, 23, 30, tzinfo=UTC))
     assert post(patient_client, body(diary_date="2026-11-26")).status_code == 201
     assert post(patient_client, body(diary_date="2026-11-24")).status_code == 422
 

@@ -6,6 +6,7 @@ request rides on a real session), once with no token and once with a wrong one.
 Positive controls send the same bodies with the token and see them succeed, so the
 refusal is the token's doing, not the body's.
 """
+import json
 import uuid
 
 import pytest
@@ -14,8 +15,15 @@ from flask_wtf.csrf import generate_csrf
 from diary.extensions import csrf
 from tests.conftest import PASSWORD
 from tests.functional.test_access_matrix import ANY, LOGGED_IN, POLICY
-from tests.helpers_security import (APP_ROLE, LOGINS, build_objects, diff, fill, snapshot,
-                                    state_changing_rules)
+from tests.helpers_security import (
+    APP_ROLE,
+    LOGINS,
+    build_objects,
+    diff,
+    fill,
+    snapshot,
+    state_changing_rules,
+)
 
 pytestmark = pytest.mark.config(WTF_CSRF_ENABLED=True)
 
@@ -136,7 +144,7 @@ def test_a_form_post_to_the_api_login_is_refused(app, world):
     assert resp.status_code == 415
     assert resp.get_json()["error"]["code"] == "unsupported_media_type"
     # a text/plain body (what a cross-site form can send with enctype) is refused too
-    resp = c.post("/api/v1/session", data='{"login": "P-0001", "password": "%s"}' % PASSWORD,
+    resp = c.post("/api/v1/session", data=json.dumps({"login": "P-0001", "password": PASSWORD}),
                   content_type="text/plain")
     assert resp.status_code == 415
     assert c.get("/api/v1/session").status_code == 401

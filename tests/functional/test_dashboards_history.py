@@ -1,5 +1,6 @@
 """A patient's history: the staff timeline and table, audit history of a value, corrections;
 the patient's own 30 days."""
+import pytest
 import sqlalchemy as sa
 
 from diary.audit.models import AuditEvent
@@ -8,8 +9,6 @@ from diary.dashboards.models import CheckInVersion
 from diary.extensions import db
 from diary.injections.models import InjectionRecord
 from tests.helpers_dashboards import build_history
-
-import pytest
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """GET /api/v1/me/schedule and POST /api/v1/injections, as api.md fixes them."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -61,7 +61,7 @@ def test_record_a_dose_then_the_same_client_id_again_changes_nothing(api, pat):
     assert created["scheduled_dose_id"] == scheduled.id and created["taken"] is True
     assert created["late"] is False and created["taken_at"] == "2026-11-25T08:10:00+01:00"
     rec = records(pat)[0]
-    assert rec.taken_at == datetime(2026, 11, 25, 7, 10, tzinfo=timezone.utc)
+    assert rec.taken_at == datetime(2026, 11, 25, 7, 10, tzinfo=UTC)
     assert rec.taken_at_offset_minutes == 60 and rec.received_at.tzinfo is not None
     again = api({**body, "dose_miu": 1.0, "site": "arm_left"})
     assert again.status_code == 200
@@ -148,13 +148,13 @@ def test_not_taken_needs_a_reason_and_is_refused_before_the_dose_day(api, pat):
 
 
 def test_taken_the_day_after_is_accepted_and_late_after_24_hours(api, pat, frozen_clock):
-    frozen_clock(datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 26, 8, 0, tzinfo=UTC))
     on_time = api(taken_payload(dose(pat, 2, 2), taken_at="2026-11-26T08:30:00+01:00"))
     assert on_time.status_code == 201 and on_time.get_json()["late"] is False
-    frozen_clock(datetime(2026, 11, 26, 9, 30, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 26, 9, 30, tzinfo=UTC))
     late = api(taken_payload(dose(pat, 2, 1), taken_at="2026-11-25T08:10:00+01:00"))
     assert late.status_code == 201 and late.get_json()["late"] is True
-    frozen_clock(datetime(2026, 11, 29, 9, 30, tzinfo=timezone.utc))
+    frozen_clock(datetime(2026, 11, 29, 9, 30, tzinfo=UTC))
     # cure 2 day 3 is on 11-27: two days after is outside the window
     too_far = api(taken_payload(dose(pat, 2, 3), taken_at="2026-11-29T08:00:00+01:00"))
     assert too_far.status_code == 422 and "taken_at" in too_far.get_json()["error"]["fields"]
@@ -165,7 +165,7 @@ def test_the_day_is_read_in_the_patients_time_zone_across_dst(client, auth, make
     # Cure 1 on 2027-03-14 puts cure 2 day 1 on Sunday 03-28, when Paris moves to summer time.
     site = make_site()
     pat = make_patient(site, "P-0009", cure1_start=date(2027, 3, 14))
-    frozen_clock(datetime(2027, 3, 28, 7, 0, tzinfo=timezone.utc))  # 09:00 in Paris (CEST)
+    frozen_clock(datetime(2027, 3, 28, 7, 0, tzinfo=UTC))  # 09:00 in Paris (CEST)
     token = auth.api_login("P-0009")
     scheduled = dose(pat, 2, 1)
     assert scheduled.planned_date == date(2027, 3, 28)
@@ -180,7 +180,7 @@ def test_the_day_is_read_in_the_patients_time_zone_across_dst(client, auth, make
     # 23:30 UTC is 00:30 in Paris on the 28th: the dose's day, though the 27th in UTC.
     assert post("2027-03-27T23:30:00Z", 2).status_code == 201
     rec = records(pat)[0]
-    assert rec.taken_at == datetime(2027, 3, 27, 23, 30, tzinfo=timezone.utc)
+    assert rec.taken_at == datetime(2027, 3, 27, 23, 30, tzinfo=UTC)
     assert rec.taken_at_offset_minutes == 0
     sched = client.get("/api/v1/me/schedule").get_json()
     assert [d["status"] for d in sched["doses"]][5:7] == ["taken", "upcoming"]

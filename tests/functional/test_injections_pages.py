@@ -1,6 +1,6 @@
 """The patient's Today, record and calendar pages; staff plan, changes and corrections."""
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -76,7 +76,7 @@ def test_record_page_prefills_now_dose_and_a_rotated_site(client, auth, pat):
     assert resp.status_code == 302
     rec = records(pat)[0]
     assert rec.taken and rec.site == "abdomen_left" and rec.taken_at_offset_minutes == 60
-    assert rec.taken_at == datetime(2026, 11, 25, 7, 10, tzinfo=timezone.utc)
+    assert rec.taken_at == datetime(2026, 11, 25, 7, 10, tzinfo=UTC)
     assert rec.recorded_by_id == pat.user_id
     today = client.get("/today").get_data(as_text=True)
     assert "Dose recorded" in today and "Recorded: injected at 08:10." in today
@@ -230,13 +230,13 @@ def test_staff_record_a_hospital_dose_and_correct_it_with_a_reason(client, auth,
 def test_page_form_reads_local_time_across_the_dst_change(client, auth, site, make_patient,
                                                         frozen_clock):
     pat = make_patient(site, "P-0009", cure1_start=date(2027, 3, 14))
-    frozen_clock(datetime(2027, 3, 28, 7, 0, tzinfo=timezone.utc))
+    frozen_clock(datetime(2027, 3, 28, 7, 0, tzinfo=UTC))
     auth.login("P-0009")
     resp = client.post(f"/doses/{dose(pat, 2, 1).id}/record",
                        data=_taken_form(taken_at="2027-03-28T08:10"))
     assert resp.status_code == 302
     rec = records(pat)[0]
-    assert rec.taken_at == datetime(2027, 3, 28, 6, 10, tzinfo=timezone.utc)
+    assert rec.taken_at == datetime(2027, 3, 28, 6, 10, tzinfo=UTC)
     assert rec.taken_at_offset_minutes == 120
 
 

@@ -1,5 +1,5 @@
 """The patient's reminder settings page and the coordinator's page of reminders sent."""
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 
 import sqlalchemy as sa
 
@@ -81,11 +81,11 @@ def test_coordinator_sees_the_reminders_sent_and_their_outcome(client, auth, wor
     patient = world["pat1"]
     patient.contact_email = "p1@example.org"
     db.session.commit()
-    now = datetime(2026, 11, 17, 8, 30, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 17, 8, 30, tzinfo=UTC)
     services.sweep(now)
     db.session.commit()
     deliver_due(now, "test-worker")  # no SMTP host: the log channel stands in
-    services.sweep(datetime(2026, 11, 17, 10, 30, tzinfo=timezone.utc))
+    services.sweep(datetime(2026, 11, 17, 10, 30, tzinfo=UTC))
     db.session.commit()
 
     auth.login("coord1@example.org")

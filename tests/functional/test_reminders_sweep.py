@@ -5,7 +5,7 @@ November. At 08:30 UTC on Tuesday 17 November (09:30 in Paris) the injection
 reminder of that day's dose is due; at 10:30 UTC its follow-up.
 """
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -24,8 +24,8 @@ from tests.helpers_notifications import SmtpServer
 
 START = date(2026, 11, 2)
 DOSE_DAY = date(2026, 11, 17)
-AT_0830 = datetime(2026, 11, 17, 8, 30, tzinfo=timezone.utc)
-AT_1030 = datetime(2026, 11, 17, 10, 30, tzinfo=timezone.utc)
+AT_0830 = datetime(2026, 11, 17, 8, 30, tzinfo=UTC)
+AT_1030 = datetime(2026, 11, 17, 10, 30, tzinfo=UTC)
 BODY = "Your diary: an entry is waiting. Open: http://diary.test/"
 
 
@@ -80,7 +80,7 @@ def test_sweep_delivers_exactly_the_due_reminders(site, make_patient, smtp):
     make_patient(site, "P-0005", START, contact_email="ny@example.org",
                  timezone="America/New_York")  # 03:30 there: quiet hours
     make_patient(site, "P-0006", date(2026, 11, 20), contact_email="later@example.org")
-    record_dose(done, datetime(2026, 11, 17, 7, 0, tzinfo=timezone.utc))
+    record_dose(done, datetime(2026, 11, 17, 7, 0, tzinfo=UTC))
     withdraw_patient(gone, reason="consent withdrawn", actor=None, now=AT_0830)
     db.session.commit()
 
@@ -169,16 +169,16 @@ def test_checkin_reminders_follow_the_cadence(site, make_patient, smtp):
     db.session.add(CheckIn(patient_id=done.id, client_id=str(uuid.uuid4()),
                            diary_date=DOSE_DAY, received_at=AT_0830))
     db.session.commit()
-    evening = datetime(2026, 11, 17, 19, 5, tzinfo=timezone.utc)  # 20:05 in Paris
+    evening = datetime(2026, 11, 17, 19, 5, tzinfo=UTC)  # 20:05 in Paris
     sweep(evening)
     rows = reminder_rows()
     checkins = [r for r in rows if ":checkin:" in r.dedupe_key]
     assert [(r.recipient, r.dedupe_key) for r in checkins] == [
         ("waiting@example.org", f"reminder:{waiting.id}:checkin:2026-11-17")]
     # Between cures (week of 23 November): one weekly reminder, on Sunday evening.
-    wednesday = datetime(2026, 11, 25, 19, 5, tzinfo=timezone.utc)
+    wednesday = datetime(2026, 11, 25, 19, 5, tzinfo=UTC)
     assert sweep(wednesday).enqueued == 0
-    sunday = datetime(2026, 11, 29, 19, 5, tzinfo=timezone.utc)
+    sunday = datetime(2026, 11, 29, 19, 5, tzinfo=UTC)
     assert sweep(sunday).enqueued == 2
     assert {r.dedupe_key for r in reminder_rows()} >= {
         f"reminder:{waiting.id}:checkin:2026-11-23", f"reminder:{done.id}:checkin:2026-11-23"}
@@ -199,7 +199,7 @@ def test_preferences_choose_time_channel_and_language(site, make_patient, smtp):
     prefs = db.session.execute(sa.select(ReminderPreference)).scalar_one()
     prefs.email_enabled = False
     db.session.commit()
-    assert sweep(datetime(2026, 11, 18, 10, 0, tzinfo=timezone.utc)).enqueued == 0
+    assert sweep(datetime(2026, 11, 18, 10, 0, tzinfo=UTC)).enqueued == 0
 
 
 def test_sweep_with_no_patient_does_nothing(app):

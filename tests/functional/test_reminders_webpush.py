@@ -1,6 +1,6 @@
 """Web Push: VAPID keys at `diary init`, subscriptions through the API, delivery to a push
 service on 127.0.0.1 that verifies the VAPID signature and decrypts the payload."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from diary.reminders.models import PushSubscription
 from tests.helpers_reminders import PushService
 
 START = date(2026, 11, 2)
-AT_0830 = datetime(2026, 11, 17, 8, 30, tzinfo=timezone.utc)  # 09:30 in Paris, a home dose day
+AT_0830 = datetime(2026, 11, 17, 8, 30, tzinfo=UTC)  # 09:30 in Paris, a home dose day
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_subscription_the_push_service_reports_gone_is_removed(app, client, auth
     row = db.session.execute(sa.select(OutboxMessage)).scalar_one()
     assert "gone" in row.last_error
     # the follow-up two hours later has no phone left to go to
-    assert services.sweep(datetime(2026, 11, 17, 10, 30, tzinfo=timezone.utc)).enqueued == 0
+    assert services.sweep(datetime(2026, 11, 17, 10, 30, tzinfo=UTC)).enqueued == 0
 
 
 def test_push_service_down_is_retried(app, client, auth, patient, vapid):
@@ -131,7 +131,8 @@ def test_push_service_down_is_retried(app, client, auth, patient, vapid):
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"endpoint": "https://push.example.org/x", "keys": {"p256dh": "abc", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "keys.p256dh"),
+    ({"endpoint": "https://push.example.org/x",
+      "keys": {"p256dh": "abc", "auth": "AAAAAAAAAAAAAAAAAAAAAA"}}, "keys.p256dh"),
     ({"endpoint": "http://push.example.org/x"}, "endpoint"),
     ({"keys": {}}, "endpoint"),
 ])

@@ -5,8 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from diary.alerts.rules import (History, advice_for, describe_rules, evaluate, highest_tier,
-                                validate_thresholds)
+from diary.alerts.rules import (
+    History,
+    advice_for,
+    describe_rules,
+    evaluate,
+    highest_tier,
+    validate_thresholds,
+)
 
 PROTOCOL = Path(__file__).resolve().parents[2] / "diary/protocol/files/vascu_il2.toml"
 T = tomllib.loads(PROTOCOL.read_text())["alerts"]

@@ -30,7 +30,7 @@ def test_lupus_protocol_schedules_daily_then_weekly_with_the_same_code():
     weekly = [d.date for d in doses if d.cure == 2]
     assert induction == [date(2027, 1, 4) + timedelta(days=i) for i in range(5)]
     assert weekly[0] == date(2027, 1, 15)
-    assert all(b - a == timedelta(days=7) for a, b in zip(weekly, weekly[1:]))
+    assert all(b - a == timedelta(days=7) for a, b in zip(weekly, weekly[1:], strict=False))
     checkins = plan.plan_checkins(p, date(2027, 1, 4))
     daily = [c.date for c in checkins if c.kind == "daily"]
     assert daily == [date(2027, 1, 4) + timedelta(days=i) for i in range(7)]  # induction only

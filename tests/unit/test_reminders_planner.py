@@ -1,6 +1,6 @@
 """The pure reminder planner at fixed times (Europe/Paris unless said otherwise)."""
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from diary.protocol import load_protocol
 from diary.protocol.schedule import ExpectedCheckin, plan_checkins
@@ -18,7 +18,7 @@ class Dose:
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def due(now, *, doses=(), recorded=(), expected=(), done=(), prefs=Preferences(), tz=PARIS,
