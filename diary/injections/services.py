@@ -358,10 +358,14 @@ def record_injection(*, patient, dose: ScheduledDose, values: dict, client_id, a
                           received_at=now, recorded_by_id=actor.id if actor else None,
                           version=1, **clean)
     try:
-        with db.session.begin_nested():
-            db.session.add(rec)
-            db.session.flush()
+        db.session.add(rec)
+        db.session.flush()
     except IntegrityError:
+        # The same client_id (or a second record of the dose) arrived at once from
+        # another request. No SAVEPOINT: with pysqlite, RELEASE would commit the
+        # record before its audit event. The record is this transaction's first
+        # write, so rolling the whole transaction back loses nothing.
+        db.session.rollback()
         again = find_by_client_id(cid)  # the same request, racing itself
         if again is not None and again.patient_id == patient.id:
             return again, False
