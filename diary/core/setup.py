@@ -1,7 +1,7 @@
 """Security headers on every response; staff sessions expire after inactivity."""
 from datetime import date, datetime, timedelta
 
-from flask import current_app, flash, redirect, request, session, url_for
+from flask import abort, current_app, flash, redirect, request, session, url_for
 from flask_babel import format_date, format_decimal
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
@@ -30,11 +30,21 @@ def long_day(value) -> str:
     return format_date(day, "full")
 
 
+MAX_ID = 2**31 - 1  # ids are INTEGER columns
+
+
 def init_app(app):
     app.add_template_filter(decimal, "decimal")
     app.add_template_filter(long_day, "long_day")
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=30))
+
+    @app.url_value_preprocessor
+    def ids_within_the_database(endpoint, values):
+        # <int:...> matches any length; past PostgreSQL's integer no row exists, and the
+        # query itself would fail (a 500): such an id is simply not found
+        if values and any(isinstance(v, int) and v > MAX_ID for v in values.values()):
+            abort(404)
 
     @app.after_request
     def security_headers(response):

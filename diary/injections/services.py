@@ -168,7 +168,7 @@ def patient_may_record(dose: ScheduledDose, record, today: date) -> bool:
 
 def get_dose(patient, dose_id) -> ScheduledDose:
     dose = None
-    if isinstance(dose_id, int) and not isinstance(dose_id, bool):
+    if isinstance(dose_id, int) and not isinstance(dose_id, bool) and 0 < dose_id < 2**31:
         dose = db.session.get(ScheduledDose, dose_id)
     if dose is None or dose.patient_id != patient.id:
         raise NotFound(_("This scheduled dose does not exist."),

@@ -290,3 +290,23 @@ def test_matrix_covers_state_changing_routes_of_every_kind():
     assert {"GET", "POST", "DELETE"} <= methods
     assert len(ROUTES) > 60
     assert GET_ROUTES and WRITE_ROUTES
+
+
+@pytest.mark.config(VAPID_PUBLIC_KEY="BAccessMatrixTestKey")
+def test_ids_beyond_the_database_integer_are_404(app, world, frozen_clock):
+    """An id past PostgreSQL's integer (2**31) in the URL is a 404, not a database error."""
+    objs = build_objects(world)
+    huge = {name: (2**31 if name in SCOPED_PARAMS | {"message_id"} else value)
+            for name, value in objs.params.items()}
+    by_role = clients(app)
+    problems = []
+    for rule, endpoint, method in ROUTES:
+        if endpoint == "static" or not (SCOPED_PARAMS | {"message_id"}) & set(param_names(rule)):
+            continue
+        url = fill(rule, huge)
+        for role in ("patient_a", "inv1", "admin"):
+            resp = by_role[role].open(url, method=method)
+            resp.close()
+            if resp.status_code not in (403, 404):
+                problems.append(f"{method} {url} as {role}: {resp.status_code}")
+    assert not problems, "\n".join(problems)
