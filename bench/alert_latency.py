@@ -134,7 +134,8 @@ def wait_http(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2):  # nosec B310 - our http://127.0.0.1
+            # the app's own http://127.0.0.1 address
+            with urllib.request.urlopen(url, timeout=2):  # nosec B310
                 return
         except (urllib.error.URLError, ConnectionError, OSError):
             time.sleep(0.2)

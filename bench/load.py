@@ -172,7 +172,7 @@ async def timed(stats: Stats, kind: str, expect: tuple, call):
         async with call() as resp:
             body = await resp.read()
             status = resp.status
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         stats.add(kind, 0, False, type(exc).__name__)
         return None, None
     stats.add(kind, time.perf_counter() - start, status in expect, status)

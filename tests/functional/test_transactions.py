@@ -1,6 +1,6 @@
 """A change and its audit event commit together or not at all, on every database."""
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -22,7 +22,7 @@ def test_a_dose_record_rolled_back_leaves_neither_record_nor_audit(make_site, ma
     patient = make_patient(make_site(), cure1_start=date(2026, 11, 2))
     events_before = db.session.scalar(sa.select(sa.func.count(AuditEvent.id)))
     dose = next(d for d in services.patient_doses(patient) if d.setting == "home")
-    taken = datetime.combine(dose.planned_date, datetime.min.time(), timezone.utc).replace(hour=8)
+    taken = datetime.combine(dose.planned_date, datetime.min.time(), UTC).replace(hour=8)
     services.record_injection(
         patient=patient, dose=dose, client_id=str(uuid.uuid4()), actor=patient.user,
         now=taken, by_staff=False,
