@@ -56,3 +56,22 @@ def test_compiled_catalog_matches_the_po_file():
     with MO.open("rb") as fh:
         mo = {_key(m.id): _key(m.string) for m in read_mo(fh) if m.id}
     assert mo == po, "run translations/update.sh to recompile messages.mo"
+
+
+def test_no_gettext_call_hides_inside_another():
+    # pybabel extracts only the outer call of _("...", x=_("...")): the inner string would
+    # never reach the catalog and would stay English on French pages.
+    import ast
+
+    names = {"_", "_l", "gettext", "lazy_gettext", "ngettext"}
+
+    def is_gettext(node):
+        return isinstance(node, ast.Call) and getattr(node.func, "id", None) in names
+
+    hidden = []
+    for path in sorted((ROOT / "diary").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if is_gettext(node):
+                hidden += [f"{path.relative_to(ROOT)}:{inner.lineno}"
+                           for inner in ast.walk(node) if inner is not node and is_gettext(inner)]
+    assert not hidden, f"gettext inside gettext (move the inner call out): {hidden}"
