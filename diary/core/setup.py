@@ -17,8 +17,12 @@ def decimal(value, digits: int | None = None) -> str:
     """A number in the reader's language: 1.5 in English, 1,5 in French."""
     if value is None or value == "":
         return ""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
     pattern = "0." + "0" * digits if digits else "0.###"
-    return format_decimal(float(value), format=pattern)
+    return format_decimal(number, format=pattern)
 
 
 def long_day(value) -> str:
