@@ -9,8 +9,8 @@ from diary import clock
 from diary.api import bp
 from diary.api.common import api_role_required, json_body
 from diary.checkins import services
+from diary.core.transactions import commit_retrying
 from diary.errors import Invalid
-from diary.extensions import db
 
 
 def result_json(saved: services.Saved) -> dict:
@@ -24,9 +24,8 @@ def result_json(saved: services.Saved) -> dict:
 @api_role_required("patient")
 def checkins_create():
     data = json_body()
-    saved = services.record_checkin(current_user.patient, data, actor=current_user,
-                                    now=clock.now_utc(), source="api")
-    db.session.commit()
+    saved = commit_retrying(lambda: services.record_checkin(
+        current_user.patient, data, actor=current_user, now=clock.now_utc(), source="api"))
     return jsonify(result_json(saved)), 201 if saved.created else 200
 
 

@@ -26,8 +26,8 @@ from diary.checkins import photos, services
 from diary.checkins.forms import CheckInForm, ConfirmForm, from_api, to_api
 from diary.checkins.items import GRADES, SYMPTOMS, WARNING_SIGNS
 from diary.checkins.models import CheckIn
+from diary.core.transactions import commit_retrying
 from diary.errors import Invalid
-from diary.extensions import db
 
 bp = Blueprint("checkins", __name__)
 
@@ -141,12 +141,11 @@ def save():
         return _render_form(form, data, {}, photo_token=token)
     photo = (token, photos.content_type_of(token)) if token else None
     try:
-        saved = services.record_checkin(patient, data, actor=current_user,
-                                        now=clock.now_utc(), source="web", photo=photo)
+        saved = commit_retrying(lambda: services.record_checkin(
+            patient, data, actor=current_user, now=clock.now_utc(), source="web", photo=photo))
     except Invalid as exc:
         form = CheckInForm(formdata=None, data=from_api(data))
         return _render_form(form, data, exc.fields, photo_token=token, status=422)
-    db.session.commit()
     if token:
         _forget(token)
     if not saved.created:
