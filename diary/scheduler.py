@@ -134,11 +134,15 @@ def reminder_job(now: datetime, worker: str) -> None:
     sweep_job(now, worker)
 
 
+def photo_purge_job(now: datetime, worker: str) -> None:
+    from diary.checkins.photos import purge_orphans
+    count = purge_orphans(now)
+    if count:
+        log.info("photos: %s unsaved upload(s) removed", count)
+
+
 def adherence_job(now: datetime, worker: str) -> None:
-    try:
-        from diary.notifications.adherence import send_daily_summaries
-    except ImportError:
-        return
+    from diary.notifications.adherence import send_daily_summaries
     count = send_daily_summaries(now)
     if count:
         log.info("adherence: %s summary message(s) enqueued", count)
@@ -213,6 +217,8 @@ class Runner:
                           coalesce=True)
         scheduler.add_job(self.run, "interval", args=[reminder_job], seconds=60,
                           id="reminders", max_instances=1, coalesce=True)
+        scheduler.add_job(self.run, "interval", args=[photo_purge_job], hours=1,
+                          id="photo-purge", max_instances=1, coalesce=True)
         scheduler.add_job(self.run, "cron", args=[adherence_job], hour=ADHERENCE_HOUR_UTC,
                           minute=0, timezone="UTC", id="adherence", max_instances=1,
                           coalesce=True, misfire_grace_time=3600)

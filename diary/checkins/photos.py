@@ -6,6 +6,7 @@ other metadata block; the orientation is applied first so the picture still
 looks right.
 """
 import io
+from datetime import timedelta
 import secrets
 from pathlib import Path
 
@@ -88,3 +89,31 @@ def path_of(name: str) -> Path:
     if not is_stored_name(name):
         raise ValueError("not a stored photo name")
     return folder() / name
+
+
+def purge_orphans(now, older_than=timedelta(hours=24)) -> int:
+    """Delete photos stored at a review step whose check-in was never saved.
+
+    A photo is checked and stored when the patient reaches the review step; if
+    they leave without saving, no check-in names it. Files older than
+    `older_than` that no check-in references are removed. Returns the count.
+    """
+    import sqlalchemy as sa
+
+    from diary.checkins.models import CheckIn
+    from diary.extensions import db
+
+    cutoff = (now - older_than).timestamp()
+    candidates = [p for p in folder().iterdir()
+                  if is_stored_name(p.name) and p.stat().st_mtime < cutoff]
+    removed = 0
+    for start in range(0, len(candidates), 500):
+        batch = candidates[start:start + 500]
+        kept = set(db.session.execute(
+            sa.select(CheckIn.photo_file).where(CheckIn.photo_file.in_([p.name for p in batch]))
+        ).scalars())
+        for path in batch:
+            if path.name not in kept:
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed
