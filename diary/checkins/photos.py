@@ -6,8 +6,8 @@ other metadata block; the orientation is applied first so the picture still
 looks right.
 """
 import io
-from datetime import timedelta
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
