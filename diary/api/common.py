@@ -34,7 +34,7 @@ def json_body(max_keys: int = 100) -> dict:
 
     data = request.get_json(silent=True, force=True)
     if not isinstance(data, dict):
-        err = DomainError("The request body must be a JSON object.", code="malformed_json")
+        err = DomainError(_("The request body must be a JSON object."), code="malformed_json")
         err.status = 400
         raise err
     if _has_lone_surrogate(data):
@@ -44,7 +44,7 @@ def json_body(max_keys: int = 100) -> dict:
         err.status = 400
         raise err
     if len(data) > max_keys:
-        raise Invalid("Too many fields.")
+        raise Invalid(_("Too many fields."))
     return data
 
 
