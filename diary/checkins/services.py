@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from numbers import Real
 
 import sqlalchemy as sa
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from diary import audit
@@ -97,7 +98,8 @@ def clean(data: dict, patient, now: datetime) -> dict:
             errors["temperature_c"] = _("a number of degrees C is required")
         elif not low <= temp <= high:
             errors["temperature_c"] = _("must be between %(low)s and %(high)s °C",
-                                        low=low, high=high)
+                                        low=format_decimal(low, format="0.0"),
+                                        high=format_decimal(high, format="0.0"))
         else:
             out["temperature_c"] = _one_decimal(temp)
 

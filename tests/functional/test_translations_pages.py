@@ -100,3 +100,15 @@ def test_check_in_review_in_french_takes_a_decimal_comma(client, auth, patient):
     assert "mercredi 25 novembre 2026" in html
     assert "37,8 °C" in html and "2,5 cm de rougeur ou d'induration" in html
     assert "1 – Léger" in html
+
+
+def test_check_in_error_in_french_names_the_range_with_commas(client, auth, patient):
+    _speak(client, "fr")
+    auth.login("P-0042")
+    g.pop("_flask_babel", None)
+    resp = client.post("/checkin", data={
+        "client_id": "c0ffee00-0000-4000-8000-000000000043", "diary_date": "2026-11-25",
+        "temperature_c": "45"})
+    html = unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 422
+    assert "doit être compris entre 34,0 et 43,0 °C" in html
