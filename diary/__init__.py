@@ -22,7 +22,12 @@ def _select_locale():
     chosen = session.get("locale")
     if chosen in languages:
         return chosen
-    return request.accept_languages.best_match(languages) or "en"
+    # The browser's list, best first: the first whose main tag we speak ("fr" of "fr-FR").
+    for tag, _quality in request.accept_languages:
+        primary = tag.split("-")[0].lower()
+        if primary in languages:
+            return primary
+    return "en"
 
 
 def _sqlite_pragmas(app):

@@ -40,6 +40,11 @@ def make_config(**extra) -> dict:
     return config
 
 
+# What extensions cache in `g` for one request: Flask-Login's user, Flask-WTF's
+# signed CSRF token, Flask-Babel's locale and translations.
+_PER_REQUEST_G = ("_login_user", "csrf_token", "_flask_babel")
+
+
 class _IsolatedClient(FlaskClient):
     """A test client whose requests never see another client's logged-in user.
 
@@ -49,13 +54,12 @@ class _IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        # Flask-WTF caches the signed CSRF token in `g` too: another client's would leak
-        for name in ("_login_user", "csrf_token"):
+        for name in _PER_REQUEST_G:
             g.pop(name, None)
         try:
             return super().open(*args, **kwargs)
         finally:
-            for name in ("_login_user", "csrf_token"):
+            for name in _PER_REQUEST_G:
                 g.pop(name, None)
 
 
