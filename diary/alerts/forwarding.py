@@ -72,7 +72,7 @@ def alert_message(alert: Alert) -> tuple[str, str]:
     """Subject and body of the new-alert e-mail: no health data."""
     code, tier = alert.patient.study_code, tier_label(alert.tier)
     subject = _("[IL-2 diary] %(tier)s alert: patient %(code)s", tier=tier, code=code)
-    body = _("Patient %(code)s has an %(tier)s alert (rule %(rule)s): open the diary.\n\n"
+    body = _("Patient %(code)s has an alert of level %(tier)s (rule %(rule)s): open the diary.\n\n"
              "%(link)s\n\n"
              "This message carries no health data. Sign in to see the alert and "
              "acknowledge it with the action taken.\n",
