@@ -232,6 +232,10 @@ def _dose_amount(value, protocol, errors: dict) -> float | None:
     return round(float(value), 2)
 
 
+class InvalidValues(Invalid):
+    """Field-by-field refusals: each field's message says what is wrong."""
+
+
 def clean_injection(values: dict, *, dose: ScheduledDose, patient, now: datetime,
                     tz_for_naive: str | None = None) -> dict:
     """Check an injection's values against section 5; return the columns or raise Invalid.
@@ -296,7 +300,8 @@ def clean_injection(values: dict, *, dose: ScheduledDose, patient, now: datetime
         if dose.planned_date > local_date(now, tz):
             errors["taken"] = _("a dose can be recorded as not taken from its day on")
     if errors:
-        raise Invalid(_("Some values are not valid: %(fields)s.", fields=", ".join(sorted(errors))),
+        raise InvalidValues(_("Some values are not valid: %(fields)s.",
+                              fields=", ".join(sorted(errors))),
                       errors)
     if taken:
         out["late"] = now - out["taken_at"] > timedelta(hours=win.injection_late_hours)

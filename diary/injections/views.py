@@ -57,7 +57,10 @@ def _show_errors(form, exc: Invalid) -> None:
             target.errors = list(target.errors or []) + [message]
         else:
             leftover.append(message)
-    flash(exc.message if not leftover else f"{exc.message} {' '.join(leftover)}", "error")
+    # The patient reads the messages beside the fields, not the API's field codes.
+    summary = (_("Please check the marked answers.") if isinstance(exc, services.InvalidValues)
+               else exc.message)
+    flash(" ".join([summary, *leftover]), "error")
 
 
 def _prefill(form: InjectionForm, patient, dose: ScheduledDose, now: datetime) -> None:

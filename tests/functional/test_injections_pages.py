@@ -92,6 +92,9 @@ def test_record_page_refuses_bad_input_and_stores_nothing(client, auth, pat):
     assert resp.status_code == 422
     page = resp.get_data(as_text=True)
     assert "cannot be in the future" in page and "must be more than 0" in page
+    # the patient reads the messages beside the fields, not the API's field codes
+    assert "Please check the marked answers." in page
+    assert "dose_miu, taken_at" not in page
     assert records(pat) == []
 
 
