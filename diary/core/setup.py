@@ -37,7 +37,38 @@ def long_day(value) -> str:
 MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def refuse_nul_characters():
+    """A NUL character is never valid text here, and PostgreSQL refuses to store one.
+
+    Checked once for every request (path, query, form fields, JSON body) so that
+    no field anywhere turns it into a server error. Uploaded files are not text
+    and are not checked.
+    """
+    from diary.errors import error_response
+
+    values = [request.path, *request.args.listvalues()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values.extend(request.form.listvalues())
+    elif request.content_length or request.is_json:
+        values.append(request.get_json(silent=True, force=True))
+    if any(_has_nul(v) for v in values):
+        return error_response(400, _("The request contains a NUL character, which is not "
+                                     "allowed in any field."), code="nul_character")
+    return None
+
+
 def init_app(app):
+    app.before_request(refuse_nul_characters)
     app.add_template_filter(decimal, "decimal")
     app.add_template_filter(long_day, "long_day")
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
