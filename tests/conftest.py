@@ -110,6 +110,17 @@ def pytest_configure(config):
 
 
 @pytest.fixture
+def smtp(app):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, and the app configured to send to it."""
+    from tests.helpers_notifications import SmtpServer
+
+    server = SmtpServer().start()
+    app.config.update(server.config())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

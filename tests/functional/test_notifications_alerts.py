@@ -12,17 +12,9 @@ from diary.extensions import db
 from diary.notifications import services
 from diary.notifications.models import OutboxMessage
 from tests.conftest import FIXED_NOW
-from tests.helpers_notifications import SmtpServer, make_alert
+from tests.helpers_notifications import make_alert
 
 HEALTH_WORDS = ("fainting", "faint", "stairs", "39", "temperature", "symptom")
-
-
-@pytest.fixture
-def smtp(app):
-    server = SmtpServer().start()
-    app.config.update(server.config())
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -20,21 +20,12 @@ from diary.notifications.services import deliver_due
 from diary.reminders import services
 from diary.reminders.models import ReminderPreference
 from diary.scheduler import Runner, reminder_job
-from tests.helpers_notifications import SmtpServer
 
 START = date(2026, 11, 2)
 DOSE_DAY = date(2026, 11, 17)
 AT_0830 = datetime(2026, 11, 17, 8, 30, tzinfo=UTC)
 AT_1030 = datetime(2026, 11, 17, 10, 30, tzinfo=UTC)
 BODY = "Your diary: an entry is waiting. Open: http://diary.test/"
-
-
-@pytest.fixture
-def smtp(app):
-    server = SmtpServer().start()
-    app.config.update(server.config())
-    yield server
-    server.stop()
 
 
 @pytest.fixture
