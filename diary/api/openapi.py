@@ -165,6 +165,16 @@ def _schemas() -> dict:
 
 
 def spec() -> dict:
+    document = _document()
+    # Any request can be refused before its view runs: a NUL character in the path,
+    # query or body is a 400 (diary/core/setup.py), so every operation documents it.
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"].setdefault("400", _err("malformed request (e.g. a NUL character)"))
+    return document
+
+
+def _document() -> dict:
     date_param = {"in": "query", "schema": {"type": "string", "format": "date"}}
     return {
         "openapi": "3.1.0",

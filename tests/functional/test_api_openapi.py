@@ -52,3 +52,12 @@ def test_every_api_route_is_described(app, client):
             if (method, path) not in described:
                 missing.append((method, path))
     assert missing == []
+
+
+def test_every_operation_documents_the_400_of_a_nul_character(client, auth, world):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    missing = [(m, p) for p, ops in spec["paths"].items() for m, op in ops.items()
+               if "400" not in op["responses"]]
+    assert missing == []
+    auth.api_login("P-0001")
+    assert client.get("/api/v1/checkins?to=%00").status_code == 400
