@@ -22,9 +22,24 @@ workers = int(os.environ.get("DIARY_WEB_WORKERS") or 2 * multiprocessing.cpu_cou
 worker_class = "gthread"
 threads = int(os.environ.get("DIARY_WEB_THREADS") or 4)
 
-# Each worker opens its own database pool after the fork: no preloading, so no
-# connection is ever shared between processes.
-preload_app = False
+# The app is loaded once, in the master, before the workers fork: every worker is
+# ready the moment it exists. Without this, the first worker to finish importing
+# accepted every waiting keep-alive connection and served them alone while the
+# others sat idle (seen with bench/load.py: one busy worker out of four). No
+# database connection is shared across the fork: post_fork empties each worker's
+# copy of the pools (connections are opened lazily, and the master opens none).
+preload_app = True
+
+
+def post_fork(server, worker):
+    app = server.app.wsgi()
+    if "sqlalchemy" not in getattr(app, "extensions", {}):
+        return  # not the diary (bench/load.py serves a bare Flask app with this file)
+    db = app.extensions["sqlalchemy"]
+    with app.app_context():
+        for engine in db.engines.values():
+            engine.dispose(close=False)  # forget the parent's pool; never close its sockets
+
 
 # A request that takes longer than this is stuck: the worker is replaced.
 timeout = 30
