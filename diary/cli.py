@@ -147,8 +147,10 @@ def audit_verify_cmd():
     if result.ok:
         click.echo(f"audit trail intact: {result.checked} events")
         return
-    fail(f"audit trail broken at event id {result.bad_event_id} (seq {result.bad_seq}): "
-         f"{result.problem}")
+    if result.bad_event_id is None:
+        fail(f"audit trail broken: {result.problem}")
+    fail(f"audit trail broken at event id {result.bad_event_id} (chain {result.chain}, "
+         f"seq {result.bad_seq}): {result.problem}")
 
 
 @diary_cli.command("demo")

@@ -23,7 +23,7 @@ def enrol_form(site: int, **overrides) -> dict:
 
 
 def audit_actions(entity: str | None = None) -> list[str]:
-    stmt = sa.select(AuditEvent.action).order_by(AuditEvent.seq)
+    stmt = sa.select(AuditEvent.action).order_by(AuditEvent.id)
     if entity:
         stmt = stmt.where(AuditEvent.entity == entity)
     return list(db.session.execute(stmt).scalars())

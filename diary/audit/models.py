@@ -12,8 +12,12 @@ class AuditEvent(db.Model):
     __tablename__ = "audit_events"
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    #: position in the chain, 1, 2, 3... without gaps
-    seq: so.Mapped[int] = so.mapped_column(unique=True)
+    #: the chain this event belongs to: its patient's id, or 0 for events of no patient
+    #: (sites, staff accounts). A chain per patient means that writers lock only
+    #: their patient's head, never one row shared by every request of every patient.
+    chain: so.Mapped[int] = so.mapped_column()
+    #: position in its chain, 1, 2, 3... without gaps
+    seq: so.Mapped[int] = so.mapped_column()
     at: so.Mapped[datetime] = so.mapped_column(UTCDateTime)
     #: who acted; None for the system (scheduler, command line without a user)
     actor_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("users.id"))
@@ -33,19 +37,23 @@ class AuditEvent(db.Model):
     prev_hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
     hash: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
 
-    __table_args__ = (sa.Index("ix_audit_events_entity", "entity", "entity_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_entity", "entity", "entity_id"),
+        sa.UniqueConstraint("chain", "seq", name="uq_audit_events_chain_seq"),
+    )
 
 
 class AuditHead(db.Model):
-    """One row: the chain's last position and hash.
+    """One row per chain: its last position and hash.
 
-    Appending updates this row first, which takes a row lock on PostgreSQL and
-    the write lock on SQLite, so that two transactions never chain onto the
-    same previous event.
+    Appending to a chain updates its row first, which takes a row lock on
+    PostgreSQL and the write lock on SQLite, so that two transactions never chain
+    onto the same previous event. The row also tells `verify` where the chain
+    should end, so that removing its last events is seen.
     """
 
     __tablename__ = "audit_head"
 
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    chain: so.Mapped[int] = so.mapped_column(primary_key=True, autoincrement=False)
     seq: so.Mapped[int] = so.mapped_column(default=0)
     last_hash: so.Mapped[str] = so.mapped_column(sa.String(64))

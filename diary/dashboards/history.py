@@ -194,7 +194,7 @@ def audit_history(patient, entity: str, entity_ids: list[str]) -> list[AuditChan
         .outerjoin(User, User.id == AuditEvent.actor_id)
         .where(AuditEvent.patient_id == patient.id, AuditEvent.entity == entity,
                AuditEvent.entity_id.in_([str(i) for i in entity_ids]))
-        .order_by(AuditEvent.seq)).all()
+        .order_by(AuditEvent.id)).all()
     out = []
     for ev, email, role in events:
         before = _flat(json.loads(ev.before)) if ev.before else {}

@@ -130,7 +130,8 @@ TABLES: dict[str, Table] = {t.name: t for t in (
         C("escalation_count", _l("escalation messages sent")),
     )),
     Table("audit", _l("Audit trail"), (
-        C("seq", _l("position in the hash chain")),
+        C("chain", _l("hash chain: the patient's id, 0 for events of no patient")),
+        C("seq", _l("position in that chain")),
         C("at", _l("time (UTC)")),
         C("actor", _l("staff e-mail, patient study code, or system")),
         C("actor_role", _l("patient | investigator | coordinator | admin | system")),
@@ -264,13 +265,13 @@ def _audit(user, now, site_id, patient_id):
         stmt = stmt.where(AuditEvent.site_id.in_(sites))
     own_codes = {}
     out = []
-    for ev, email, code in db.session.execute(stmt.order_by(AuditEvent.seq)):
+    for ev, email, code in db.session.execute(stmt.order_by(AuditEvent.id)):
         who = email or (own_codes.get(ev.actor_id) if ev.actor_role == "patient" else None)
         if who is None and ev.actor_role == "patient":
             who = db.session.execute(sa.select(Patient.study_code).where(
                 Patient.user_id == ev.actor_id)).scalar_one_or_none()
             own_codes[ev.actor_id] = who
-        out.append([ev.seq, ev.at, who or ev.actor_role, ev.actor_role, ev.action, ev.entity,
+        out.append([ev.chain, ev.seq, ev.at, who or ev.actor_role, ev.actor_role, ev.action, ev.entity,
                     ev.entity_id, code, ev.before, ev.after, ev.reason, ev.hash])
     return out
 

@@ -120,7 +120,7 @@ def test_invitation_enqueues_one_email_and_the_invitee_joins(app, client, auth, 
     events = db.session.execute(
         sa.select(AuditEvent.action, AuditEvent.actor_id)
         .where(AuditEvent.entity == "user", AuditEvent.entity_id == str(user.id))
-        .order_by(AuditEvent.seq)).all()
+        .order_by(AuditEvent.id)).all()
     admin_id = world["admin"].id
     assert events == [("create", admin_id), ("issue_code", admin_id), ("set_password", user.id)]
 

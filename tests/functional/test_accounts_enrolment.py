@@ -55,7 +55,7 @@ def test_enrol_show_code_and_qr_then_patient_redeems(app, client, auth, world, f
     assert patient.contact_email == "someone@example.org"
     actions = db.session.execute(
         sa.select(AuditEvent.action).where(AuditEvent.patient_id == patient.id)
-        .order_by(AuditEvent.seq)).scalars().all()
+        .order_by(AuditEvent.id)).scalars().all()
     assert actions[0] == "enrol" and actions[-1] == "issue_code"  # other features may add between
 
     # the list shows the patient without a password yet

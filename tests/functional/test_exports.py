@@ -87,7 +87,7 @@ def test_each_export_is_audited(history, client, auth):
     client.get("/staff/exports/checkins.csv")
     client.get(f"/staff/exports/audit.csv?patient={history['pat1'].id}")
     events = db.session.execute(sa.select(AuditEvent).where(AuditEvent.action == "export")
-                                .order_by(AuditEvent.seq)).scalars().all()
+                                .order_by(AuditEvent.id)).scalars().all()
     assert [(e.entity_id, e.actor_id) for e in events] == \
         [("checkins.csv", history["coord1"].id), ("audit-P-0001.csv", history["coord1"].id)]
     assert json.loads(events[0].after)["rows"] == 14

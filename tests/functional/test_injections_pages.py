@@ -36,7 +36,7 @@ def _taken_form(**extra):
 
 def _events(action):
     return db.session.execute(sa.select(AuditEvent).filter_by(action=action)
-                              .order_by(AuditEvent.seq)).scalars().all()
+                              .order_by(AuditEvent.id)).scalars().all()
 
 
 def test_enrolment_materialises_the_plan_and_audits_it(pat):

@@ -3,7 +3,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from diary import audit
-from diary.audit.models import AuditEvent
+from diary.audit.models import AuditEvent, AuditHead
+from diary.audit.services import genesis
 from diary.extensions import db
 
 
@@ -14,9 +15,14 @@ def _chain(now, n=3):
     db.session.commit()
 
 
+def _events(chain):
+    return db.session.execute(sa.select(AuditEvent).where(AuditEvent.chain == chain)
+                              .order_by(AuditEvent.seq)).scalars().all()
+
+
 def test_chain_links_each_event_to_the_previous(app, now):
     _chain(now)
-    events = db.session.execute(sa.select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
+    events = _events(0)
     assert [e.seq for e in events] == [1, 2, 3]
     assert events[0].prev_hash == "0" * 64
     assert events[1].prev_hash == events[0].hash
@@ -24,9 +30,30 @@ def test_chain_links_each_event_to_the_previous(app, now):
     assert audit.verify().ok
 
 
+def test_each_patient_has_a_chain_of_its_own(app, now, make_site, make_patient):
+    site = make_site()
+    one, two = make_patient(site, "P-0001"), make_patient(site, "P-0002")
+    enrolment = len(_events(one.id))  # the enrolment's own events
+    for i in range(2):
+        audit.record("create", "thing", i, actor=None, now=now, patient=one)
+        audit.record("create", "thing", i, actor=None, now=now, patient=two)
+    db.session.commit()
+    for patient in (one, two):
+        events = _events(patient.id)
+        assert {e.patient_id for e in events} == {patient.id}
+        assert [e.seq for e in events] == list(range(1, enrolment + 3))
+        assert events[0].prev_hash == genesis(patient.id) != genesis(0)
+        assert all(b.prev_hash == a.hash for a, b in zip(events, events[1:]))
+        head = db.session.get(AuditHead, patient.id)
+        assert (head.seq, head.last_hash) == (enrolment + 2, events[-1].hash)
+    assert [e.seq for e in _events(0)] == [1]  # the site
+    result = audit.verify()
+    assert result.ok and result.checked == 1 + 2 * (enrolment + 2)
+
+
 def test_altered_event_is_named(app, now):
     _chain(now)
-    second = db.session.execute(sa.select(AuditEvent).where(AuditEvent.seq == 2)).scalar_one()
+    second = _events(0)[1]
     db.session.execute(sa.update(AuditEvent).where(AuditEvent.id == second.id)
                        .values(after='{"value":99}'))
     db.session.commit()
@@ -39,6 +66,26 @@ def test_altered_event_is_named(app, now):
 def test_removed_last_event_is_detected(app, now):
     _chain(now)
     db.session.execute(sa.delete(AuditEvent).where(AuditEvent.seq == 3))
+    db.session.commit()
+    result = audit.verify()
+    assert not result.ok and "removed" in result.problem
+
+
+def test_removed_patient_chain_is_detected(app, now, make_site, make_patient):
+    patient = make_patient(make_site())
+    assert audit.verify().ok
+    db.session.execute(sa.delete(AuditEvent).where(AuditEvent.chain == patient.id))
+    db.session.commit()
+    result = audit.verify()
+    assert not result.ok and result.chain == patient.id and "missing" in result.problem
+
+
+def test_event_moved_to_another_chain_is_detected(app, now, make_site, make_patient):
+    site = make_site()
+    one, two = make_patient(site, "P-0001"), make_patient(site, "P-0002")
+    moved = _events(one.id)[0]
+    db.session.execute(sa.update(AuditEvent).where(AuditEvent.id == moved.id)
+                       .values(chain=two.id, seq=99))
     db.session.commit()
     assert not audit.verify().ok
 
