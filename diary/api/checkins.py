@@ -24,9 +24,15 @@ def result_json(saved: services.Saved) -> dict:
 @api_role_required("patient")
 def checkins_create():
     data = json_body()
-    saved = commit_retrying(lambda: services.record_checkin(
-        current_user.patient, data, actor=current_user, now=clock.now_utc(), source="api"))
-    return jsonify(result_json(saved)), 201 if saved.created else 200
+
+    def work():
+        saved = services.record_checkin(current_user.patient, data, actor=current_user,
+                                        now=clock.now_utc(), source="api")
+        # the answer is read before the commit, which expires what was loaded
+        return result_json(saved), saved.created
+
+    body, created = commit_retrying(work)
+    return jsonify(body), 201 if created else 200
 
 
 def _date_arg(name: str) -> date | None:

@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from numbers import Real
 
 import sqlalchemy as sa
+import sqlalchemy.orm as so
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
@@ -208,13 +209,14 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
     """Validate, store and evaluate one check-in; the same client_id again changes nothing."""
     from diary.alerts import services as alert_services
 
-    existing = find_by_client_id(data.get("client_id"))
-    if existing is not None:
-        if existing.patient_id != patient.id:
-            raise Conflict(_("This check-in identifier is already used."),
-                           {"client_id": _("already used")})
-        return stored_result(existing)
-    values = clean(data, patient, now)
+    try:
+        values = clean(data, patient, now)
+    except Invalid:
+        # a replay is answered with what was stored, whatever it carries this time
+        existing = find_by_client_id(data.get("client_id"))
+        if existing is None:
+            raise
+        return _replayed(existing, patient)
     offset = None
     if values["device_recorded_at"] is not None:
         offset = int(values["device_recorded_at"].utcoffset().total_seconds() // 60)
@@ -241,17 +243,25 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
         # The same client_id arrived twice at once and the other request stored it.
         # The check-in is this request's first write, so rolling back loses nothing
         # (a SAVEPOINT is not used: with pysqlite, RELEASE would commit early).
+        # The same client_id sent again (an offline queue replaying) ends here too: the
+        # unique index answers, so a new check-in costs no lookup beforehand.
         db.session.rollback()
         existing = find_by_client_id(values["client_id"])
-        if existing is None or existing.patient_id != patient.id:
-            raise Conflict(_("This check-in identifier is already used."),
-                           {"client_id": _("already used")}) from None
-        return stored_result(existing)
+        if existing is None:
+            raise
+        return _replayed(existing, patient)
     audit.record("create", "checkin", checkin.id, actor=actor, now=now, patient=patient,
                  after=to_json(checkin) | {"photo": bool(photo)})
     raised = alert_services.raise_alerts(patient, checkin, now)
     from diary.alerts.rules import advice_for
     return Saved(checkin, True, raised, advice_for(raised))
+
+
+def _replayed(existing: CheckIn, patient) -> Saved:
+    if existing.patient_id != patient.id:
+        raise Conflict(_("This check-in identifier is already used."),
+                       {"client_id": _("already used")})
+    return stored_result(existing)
 
 
 def stored_result(checkin: CheckIn) -> Saved:
@@ -267,17 +277,25 @@ def history_for(patient, diary_date: date, exclude_id: int | None = None):
     """The rules' view of the past: the latest earlier check-in and the previous diary day's."""
     from diary.alerts.rules import History
 
-    stmt = sa.select(CheckIn).where(CheckIn.patient_id == patient.id)
+    mine = [CheckIn.patient_id == patient.id]
     if exclude_id is not None:
-        stmt = stmt.where(CheckIn.id != exclude_id)
+        mine.append(CheckIn.id != exclude_id)
     # "earlier" in diary order: an earlier diary day, or the same day received before
-    previous = db.session.execute(
-        stmt.where(CheckIn.diary_date <= diary_date)
-        .order_by(CheckIn.diary_date.desc(), CheckIn.received_at.desc(), CheckIn.id.desc())
-        .limit(1)).scalar_one_or_none()
-    day_before = db.session.execute(
-        stmt.where(CheckIn.diary_date == diary_date - timedelta(days=1))
-        .order_by(CheckIn.received_at, CheckIn.id)).scalars().all()
+    latest = (sa.select(CheckIn.id).where(*mine, CheckIn.diary_date <= diary_date)
+              .order_by(CheckIn.diary_date.desc(), CheckIn.received_at.desc(),
+                        CheckIn.id.desc())
+              .limit(1).scalar_subquery())
+    # one round trip: the previous diary day's check-ins and the latest earlier one,
+    # with their graded items
+    rows = db.session.execute(
+        sa.select(CheckIn).options(so.joinedload(CheckIn.symptoms))
+        .where(*mine, sa.or_(CheckIn.diary_date == diary_date - timedelta(days=1),
+                             CheckIn.id == latest))
+    ).unique().scalars().all()
+    order = lambda c: (c.diary_date, c.received_at, c.id)  # noqa: E731
+    previous = max(rows, key=order, default=None)  # the latest of all, dates up to diary_date
+    day_before = sorted((c for c in rows if c.diary_date == diary_date - timedelta(days=1)),
+                        key=order)
     return History(previous=values_of(previous) if previous else None,
                    previous_day=[values_of(c) for c in day_before])
 
