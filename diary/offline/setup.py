@@ -94,25 +94,46 @@ def offline_data() -> dict | None:
     except (OSError, KeyError):
         current_app.logger.exception("offline: no alert thresholds for %s", patient.protocol)
         thresholds = {}
-    forms = []
-    for endpoint, (kind, api_endpoint) in OFFLINE_FORMS.items():
-        pattern = path_pattern(endpoint)
-        if pattern and api_endpoint in current_app.view_functions:
-            forms.append({"kind": kind, "pattern": pattern, "api": url_for(api_endpoint)})
-    pages = [url_for(e) for e in ("injections.today", "checkins.new")
-             if e in current_app.view_functions]
     return {
         "user": current_user.id,
         "phone": patient.site.phone,
         "emergency": current_app.config["EMERGENCY_PHONE"],
         "rules": {k: thresholds[k] for k in RULE_KEYS if k in thresholds},
-        "forms": forms,
-        "pages": pages,
-        "page_patterns": [p for p in map(path_pattern, OFFLINE_PAGES) if p],
-        "session": url_for("api.session_read"),
-        "home": url_for("core.index"),
-        "messages": _messages(),
+        **_routes(),
+        "messages": _messages_cached(),
     }
+
+
+def _routes() -> dict:
+    """The URLs and URL patterns of the block: the same for every page, made once."""
+    cache = current_app.extensions.setdefault("diary.offline.routes", {})
+    key = request.script_root
+    if key not in cache:
+        forms = []
+        for endpoint, (kind, api_endpoint) in OFFLINE_FORMS.items():
+            pattern = path_pattern(endpoint)
+            if pattern and api_endpoint in current_app.view_functions:
+                forms.append({"kind": kind, "pattern": pattern, "api": url_for(api_endpoint)})
+        cache[key] = {
+            "forms": forms,
+            "pages": [url_for(e) for e in ("injections.today", "checkins.new")
+                      if e in current_app.view_functions],
+            "page_patterns": [p for p in map(path_pattern, OFFLINE_PAGES) if p],
+            "session": url_for("api.session_read"),
+            "home": url_for("core.index"),
+        }
+    return cache[key]
+
+
+def _messages_cached() -> dict:
+    """The block's messages in the page's language, translated once per language."""
+    from flask_babel import get_locale
+
+    cache = current_app.extensions.setdefault("diary.offline.messages", {})
+    key = str(get_locale())
+    if key not in cache:
+        cache[key] = _messages()
+    return cache[key]
 
 
 def init_app(app):
