@@ -14,6 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from types import SimpleNamespace
 
 import sqlalchemy as sa
@@ -116,18 +117,28 @@ def write_pending(session) -> None:
             ev.hash = prev = _digest(ev)
         last[chain] = prev
     rows = [vars(ev) for ev in pending]  # in the order they were recorded
-    session.execute(sa.insert(AuditEvent), rows)
+    session.execute(AuditEvent.__table__.insert(), rows)
     for chain, last_hash in last.items():
-        session.execute(sa.update(AuditHead).where(AuditHead.chain == chain)
-                        .values(last_hash=last_hash),
+        session.execute(_statements()["set_hash"], {"b_chain": chain, "b_hash": last_hash},
                         execution_options={"synchronize_session": False})
+
+
+@cache
+def _statements() -> dict:
+    """The head's statements, built once (every write of every request runs them)."""
+    p, head = sa.bindparam, AuditHead.__table__
+    return {
+        "move": (head.update().where(head.c.chain == p("b_chain"))
+                 .values(seq=head.c.seq + p("b_n")).returning(head.c.seq, head.c.last_hash)),
+        "set_hash": head.update().where(head.c.chain == p("b_chain")).values(last_hash=p("b_hash")),
+    }
 
 
 def _take_head(session, chain: int, n: int) -> tuple[str, int]:
     """Lock `chain`'s head and move it on by n: (last hash, last position) before."""
-    move = (sa.update(AuditHead).where(AuditHead.chain == chain)
-            .values(seq=AuditHead.seq + n).returning(AuditHead.seq, AuditHead.last_hash))
-    head = session.execute(move, execution_options={"synchronize_session": False}).one_or_none()
+    move, params = _statements()["move"], {"b_chain": chain, "b_n": n}
+    options = {"synchronize_session": False}
+    head = session.execute(move, params, execution_options=options).one_or_none()
     if head is None:  # a new chain (a patient's first event): create its head, then move it
         if session.get_bind().dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -135,7 +146,7 @@ def _take_head(session, chain: int, n: int) -> tuple[str, int]:
             from sqlalchemy.dialects.sqlite import insert
         session.execute(insert(AuditHead).values(chain=chain, seq=0, last_hash=genesis(chain))
                         .on_conflict_do_nothing())
-        head = session.execute(move, execution_options={"synchronize_session": False}).one()
+        head = session.execute(move, params, execution_options=options).one()
     return head.last_hash, head.seq - n
 
 

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from numbers import Real
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 
@@ -220,7 +220,7 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
     offset = None
     if values["device_recorded_at"] is not None:
         offset = int(values["device_recorded_at"].utcoffset().total_seconds() // 60)
-    checkin = CheckIn(
+    row = dict(
         patient_id=patient.id, client_id=values["client_id"], diary_date=values["diary_date"],
         device_recorded_at=values["device_recorded_at"], device_utc_offset_min=offset,
         received_at=now, late=values["late"], temperature_c=values["temperature_c"],
@@ -230,15 +230,19 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
         recorded_by_id=actor.id if actor is not None else None,
         photo_file=photo[0] if photo else None, photo_content_type=photo[1] if photo else None,
     )
+    items = []
     for code in SYMPTOMS:
         grade = values["symptoms"].get(code)
         marked = code in values["new_or_worse"]
         if grade is not None or marked:
-            checkin.symptoms.append(CheckInSymptom(code=code, grade=grade, new_or_worse=marked))
-    checkin.patient = patient
+            items.append({"code": code, "grade": grade, "new_or_worse": marked})
     try:
-        db.session.add(checkin)
-        db.session.flush()
+        # Two INSERT statements rather than the unit of work: this runs for every
+        # check-in, and the rows are known in full.
+        checkin_id = db.session.execute(_insert_statement(), row).scalar_one()
+        if items:
+            db.session.execute(CheckInSymptom.__table__.insert(),
+                               [dict(item, checkin_id=checkin_id) for item in items])
     except sa.exc.IntegrityError:
         # The same client_id arrived twice at once and the other request stored it.
         # The check-in is this request's first write, so rolling back loses nothing
@@ -250,6 +254,10 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
         if existing is None:
             raise
         return _replayed(existing, patient)
+    # The stored check-in as an object for the rules, the audit event and the answer;
+    # it is not added to the session (it is in the database already).
+    checkin = CheckIn(id=checkin_id, **row)
+    checkin.symptoms = [CheckInSymptom(checkin_id=checkin_id, **item) for item in items]
     audit.record("create", "checkin", checkin.id, actor=actor, now=now, patient=patient,
                  after=to_json(checkin) | {"photo": bool(photo)})
     raised = alert_services.raise_alerts(patient, checkin, now)
@@ -273,31 +281,59 @@ def stored_result(checkin: CheckIn) -> Saved:
     return Saved(checkin, False, raised, advice_for(raised))
 
 
+@cache
+def _insert_statement():
+    return CheckIn.__table__.insert().returning(CheckIn.__table__.c.id)
+
+
+@cache
+def _history_statement():
+    """One round trip: the previous diary day's check-ins and the latest check-in up to
+    the day ("earlier" in diary order: an earlier day, or the same day received
+    before), a row per graded item. Built once, and read as plain rows: every
+    check-in runs it."""
+    p = sa.bindparam
+    c, s = CheckIn.__table__.c, CheckInSymptom.__table__.c
+    mine = (c.patient_id == p("pid"), c.id != p("exclude"))
+    latest = (sa.select(c.id).where(*mine, c.diary_date <= p("day"))
+              .order_by(c.diary_date.desc(), c.received_at.desc(), c.id.desc())
+              .limit(1).scalar_subquery())
+    return (sa.select(c.id, c.diary_date, c.received_at, c.temperature_c, c.warning_signs,
+                      c.site_diameter_cm, c.site_ulceration, s.code, s.grade, s.new_or_worse)
+            .select_from(CheckIn.__table__.outerjoin(CheckInSymptom.__table__,
+                                                     s.checkin_id == c.id))
+            .where(*mine, sa.or_(c.diary_date == p("day_before"), c.id == latest))
+            .order_by(c.id, s.id))
+
+
 def history_for(patient, diary_date: date, exclude_id: int | None = None):
     """The rules' view of the past: the latest earlier check-in and the previous diary day's."""
     from diary.alerts.rules import History
 
-    mine = [CheckIn.patient_id == patient.id]
-    if exclude_id is not None:
-        mine.append(CheckIn.id != exclude_id)
-    # "earlier" in diary order: an earlier diary day, or the same day received before
-    latest = (sa.select(CheckIn.id).where(*mine, CheckIn.diary_date <= diary_date)
-              .order_by(CheckIn.diary_date.desc(), CheckIn.received_at.desc(),
-                        CheckIn.id.desc())
-              .limit(1).scalar_subquery())
-    # one round trip: the previous diary day's check-ins and the latest earlier one,
-    # with their graded items
-    rows = db.session.execute(
-        sa.select(CheckIn).options(so.joinedload(CheckIn.symptoms))
-        .where(*mine, sa.or_(CheckIn.diary_date == diary_date - timedelta(days=1),
-                             CheckIn.id == latest))
-    ).unique().scalars().all()
-    order = lambda c: (c.diary_date, c.received_at, c.id)  # noqa: E731
-    previous = max(rows, key=order, default=None)  # the latest of all, dates up to diary_date
-    day_before = sorted((c for c in rows if c.diary_date == diary_date - timedelta(days=1)),
-                        key=order)
-    return History(previous=values_of(previous) if previous else None,
-                   previous_day=[values_of(c) for c in day_before])
+    found: dict[int, tuple] = {}  # id -> (order key, values as values_of() gives them)
+    for row in db.session.execute(_history_statement(), {
+            "pid": patient.id, "exclude": exclude_id if exclude_id is not None else 0,
+            "day": diary_date, "day_before": diary_date - timedelta(days=1)}):
+        if row.id not in found:
+            found[row.id] = ((row.diary_date, row.received_at, row.id), {
+                "diary_date": row.diary_date,
+                "temperature_c": row.temperature_c,
+                "symptoms": {},
+                "new_or_worse": [],
+                "warning_signs": list(row.warning_signs or []),
+                "injection_site": {"diameter_cm": row.site_diameter_cm,
+                                   "ulceration": row.site_ulceration},
+            })
+        values = found[row.id][1]
+        if row.code is not None:
+            if row.grade is not None:
+                values["symptoms"][row.code] = row.grade
+            if row.new_or_worse:
+                values["new_or_worse"].append(row.code)
+    ordered = sorted(found.values(), key=lambda kv: kv[0])
+    day_before = diary_date - timedelta(days=1)
+    return History(previous=ordered[-1][1] if ordered else None,  # the latest, up to the day
+                   previous_day=[v for _key, v in ordered if v["diary_date"] == day_before])
 
 
 def to_json(checkin: CheckIn) -> dict:
@@ -321,9 +357,13 @@ def to_json(checkin: CheckIn) -> dict:
 def count_for_day(patient, now: datetime) -> int:
     """How many check-ins the patient sent for today's diary day."""
     today = local_date(now, patient.tz)
-    return db.session.execute(
-        sa.select(sa.func.count(CheckIn.id)).where(CheckIn.patient_id == patient.id,
-                                                   CheckIn.diary_date == today)).scalar_one()
+    return db.session.execute(_count_statement(), {"pid": patient.id, "day": today}).scalar_one()
+
+
+@cache
+def _count_statement():
+    return sa.select(sa.func.count(CheckIn.id)).where(CheckIn.patient_id == sa.bindparam("pid"),
+                                                      CheckIn.diary_date == sa.bindparam("day"))
 
 
 def list_checkins(patient, start: date | None, end: date | None) -> list[CheckIn]:

@@ -15,6 +15,7 @@ Rules (clinical-rules.md sections 1, 5 and 6; numbers from the protocol file):
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -67,19 +68,25 @@ def materialise_plan(patient, *, actor, now: datetime) -> list[ScheduledDose]:
     return doses
 
 
+@cache
+def _statements() -> dict:
+    """The queries of every patient page, built once."""
+    pid = sa.bindparam("pid")
+    return {
+        "doses": (sa.select(ScheduledDose).where(ScheduledDose.patient_id == pid)
+                  .order_by(ScheduledDose.planned_date, ScheduledDose.cure, ScheduledDose.day)),
+        "records": sa.select(InjectionRecord).where(InjectionRecord.patient_id == pid,
+                                                    InjectionRecord.superseded_at.is_(None)),
+    }
+
+
 def patient_doses(patient) -> list[ScheduledDose]:
-    return list(db.session.execute(
-        sa.select(ScheduledDose).where(ScheduledDose.patient_id == patient.id)
-        .order_by(ScheduledDose.planned_date, ScheduledDose.cure, ScheduledDose.day)
-    ).scalars())
+    return list(db.session.execute(_statements()["doses"], {"pid": patient.id}).scalars())
 
 
 def current_records(patient) -> dict[int, InjectionRecord]:
     """The current (not superseded) record of each recorded dose, by scheduled dose id."""
-    rows = db.session.execute(
-        sa.select(InjectionRecord).where(InjectionRecord.patient_id == patient.id,
-                                         InjectionRecord.superseded_at.is_(None))
-    ).scalars()
+    rows = db.session.execute(_statements()["records"], {"pid": patient.id}).scalars()
     return {r.scheduled_dose_id: r for r in rows}
 
 
