@@ -133,9 +133,10 @@ def prepare(env: dict, users: int) -> list[str]:
 # --- gunicorn --------------------------------------------------------------------------
 
 def gunicorn(app_spec: str, env: dict, port: int, workers: int, threads: int, chdir: str,
-             log_path: str) -> subprocess.Popen:
+             log_path: str, connections: int = 1000) -> subprocess.Popen:
     env = {**env, "DIARY_BIND": f"127.0.0.1:{port}", "DIARY_WEB_WORKERS": str(workers),
-           "DIARY_WEB_THREADS": str(threads), "DIARY_ACCESS_LOG": ""}
+           "DIARY_WEB_THREADS": str(threads), "DIARY_WEB_WORKER_CONNECTIONS": str(connections),
+           "DIARY_ACCESS_LOG": ""}
     out = open(log_path, "ab")
     proc = subprocess.Popen([os.path.join(BIN, "gunicorn"), "-c",
                              os.path.join(PROJECT, "deploy", "gunicorn.conf.py"),
@@ -189,10 +190,12 @@ def cpu_times() -> dict:
                 fields = fh.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        # utime + stime, and cutime + cstime: the CPU of children that exited and were
+        # reaped (gunicorn replaces a worker after max_requests; PostgreSQL's backends)
+        used = sum(int(v) for v in fields[11:15]) / tick
         if b"gunicorn" in cmd:
             out["gunicorn"] += used
-        elif cmd.startswith(b"postgres"):
+        elif cmd.startswith(b"postgres") or b"bin/postgres" in cmd:
             out["postgres"] += used
         elif int(entry) == os.getpid():
             out["generator"] += used
@@ -373,8 +376,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--checkins-per-today", type=int, default=4)
+    parser.add_argument("--worker-connections", type=int, default=None,
+                        help="connections a worker may hold (default: users / workers + 2, so "
+                             "that the users' keep-alive connections spread over every worker)")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
     args = parser.parse_args()
+    if args.worker_connections is None:
+        args.worker_connections = -(-args.users // args.workers) + 2
 
     server = os.environ.get("DIARY_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
     tmp = tempfile.mkdtemp(prefix="diary-load-")
@@ -389,7 +397,7 @@ def main() -> None:
         logins = prepare(env, args.users)
         port = free_port()
         procs.append(gunicorn("app:app", env, port, args.workers, args.threads, PROJECT,
-                              os.path.join(tmp, "gunicorn.log")))
+                              os.path.join(tmp, "gunicorn.log"), args.worker_connections))
         log(f"gunicorn: {args.workers} gthread workers x {args.threads} threads, "
             f"{args.users} users")
         base = f"http://127.0.0.1:{port}"
@@ -404,7 +412,8 @@ def main() -> None:
         if args.capacity_seconds > 0:
             stats, elapsed = play(args.capacity_seconds, None)
             print(f"capacity: {args.users} users without think time, {elapsed:.1f} s measured, "
-                  f"gunicorn {args.workers}x{args.threads} gthread, PostgreSQL; generator on "
+                  f"gunicorn {args.workers}x{args.threads} gthread (at most "
+                  f"{args.worker_connections} connections a worker), PostgreSQL; generator on "
                   f"the same 2 cores")
             report(stats, elapsed)
         # Paced: each user's requests are due at a steady rate, so that all together they
@@ -423,7 +432,7 @@ def main() -> None:
             fh.write(BARE_APP)
         port = free_port()
         procs.append(gunicorn("bare_app:app", env, port, args.workers, args.threads, bare_dir,
-                              os.path.join(tmp, "bare.log")))
+                              os.path.join(tmp, "bare.log"), args.worker_connections))
         base = f"http://127.0.0.1:{port}"
         bare_stats, bare_elapsed = asyncio.run(run_users(
             lambda i, s, stop_at, barrier: bare(base, s, stop_at, barrier), args.users,

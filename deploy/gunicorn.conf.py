@@ -7,6 +7,9 @@ EnvironmentFile), so the file itself stays as shipped:
                       in front of it is the only one that should reach it)
   DIARY_WEB_WORKERS   worker processes (default: 2 per core)
   DIARY_WEB_THREADS   threads per worker (default 4)
+  DIARY_WEB_WORKER_CLASS  gthread (default) or sync (one request per connection: behind
+                      a buffering proxy only; bench/load.py compares them)
+  DIARY_WEB_WORKER_CONNECTIONS  connections one gthread worker may hold open (default 1000)
   DIARY_ACCESS_LOG    access log file, "-" for standard output (journald), empty for none
 
 Threaded workers (gthread): a request mostly waits on PostgreSQL, so a few
@@ -19,8 +22,11 @@ import os
 
 bind = os.environ.get("DIARY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("DIARY_WEB_WORKERS") or 2 * multiprocessing.cpu_count())
-worker_class = "gthread"
+worker_class = os.environ.get("DIARY_WEB_WORKER_CLASS") or "gthread"
 threads = int(os.environ.get("DIARY_WEB_THREADS") or 4)
+# A cap keeps one worker from holding most keep-alive connections while the others
+# sit idle (bench/load.py: 50 clients that never disconnect).
+worker_connections = int(os.environ.get("DIARY_WEB_WORKER_CONNECTIONS") or 1000)
 
 # The app is loaded once, in the master, before the workers fork: every worker is
 # ready the moment it exists. Without this, the first worker to finish importing

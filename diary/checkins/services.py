@@ -240,9 +240,9 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
         # Two INSERT statements rather than the unit of work: this runs for every
         # check-in, and the rows are known in full.
         checkin_id = db.session.execute(_insert_statement(), row).scalar_one()
-        if items:
-            db.session.execute(CheckInSymptom.__table__.insert(),
-                               [dict(item, checkin_id=checkin_id) for item in items])
+        if items:  # one INSERT, a VALUES row per item
+            db.session.execute(CheckInSymptom.__table__.insert().values(
+                [dict(item, checkin_id=checkin_id) for item in items]))
     except sa.exc.IntegrityError:
         # The same client_id arrived twice at once and the other request stored it.
         # The check-in is this request's first write, so rolling back loses nothing
