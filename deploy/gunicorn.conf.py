@@ -10,6 +10,7 @@ EnvironmentFile), so the file itself stays as shipped:
   DIARY_WEB_WORKER_CLASS  gthread (default) or sync (one request per connection: behind
                       a buffering proxy only; bench/load.py compares them)
   DIARY_WEB_WORKER_CONNECTIONS  connections one gthread worker may hold open (default 1000)
+  DIARY_WEB_PRELOAD   1: load the app in the master before forking (default: in each worker)
   DIARY_ACCESS_LOG    access log file, "-" for standard output (journald), empty for none
 
 Threaded workers (gthread): a request mostly waits on PostgreSQL, so a few
@@ -25,19 +26,23 @@ workers = int(os.environ.get("DIARY_WEB_WORKERS") or 2 * multiprocessing.cpu_cou
 worker_class = os.environ.get("DIARY_WEB_WORKER_CLASS") or "gthread"
 threads = int(os.environ.get("DIARY_WEB_THREADS") or 4)
 # A cap keeps one worker from holding most keep-alive connections while the others
-# sit idle (bench/load.py: 50 clients that never disconnect).
+# sit idle: the first worker ready after a start accepted every waiting connection and
+# served them alone (bench/load.py: 50 clients that keep their connections, one busy
+# worker out of four).
 worker_connections = int(os.environ.get("DIARY_WEB_WORKER_CONNECTIONS") or 1000)
 
-# The app is loaded once, in the master, before the workers fork: every worker is
-# ready the moment it exists. Without this, the first worker to finish importing
-# accepted every waiting keep-alive connection and served them alone while the
-# others sat idle (seen with bench/load.py: one busy worker out of four). No
-# database connection is shared across the fork: post_fork empties each worker's
-# copy of the pools (connections are opened lazily, and the master opens none).
-preload_app = True
+# Each worker loads the app itself after the fork (no preloading), so that
+# `systemctl reload` (HUP) starts workers on the new code while the old ones finish
+# their requests. DIARY_WEB_PRELOAD=1 loads it once in the master instead (less
+# memory, workers ready at once), but then new code needs a restart. Either way no
+# database connection is shared across the fork: with preloading, post_fork empties
+# each worker's copy of the pools (connections are opened lazily; the master opens none).
+preload_app = os.environ.get("DIARY_WEB_PRELOAD") == "1"
 
 
 def post_fork(server, worker):
+    if not server.cfg.preload_app:
+        return
     app = server.app.wsgi()
     if "sqlalchemy" not in getattr(app, "extensions", {}):
         return  # not the diary (bench/load.py serves a bare Flask app with this file)
