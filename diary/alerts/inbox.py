@@ -67,6 +67,7 @@ def _page(alert, form, status=200):
     from diary.checkins.items import GRADES, SYMPTOMS, WARNING_SIGNS
     return render_template(
         "alerts/alert.html", alert=alert, checkin=alert.checkin, recent=recent, form=form,
+        tz=alert.site.timezone,  # staff read the times of the patient's site
         photo_url=photo_url, symptoms=SYMPTOMS, grades=GRADES, warning_signs=WARNING_SIGNS,
         can_acknowledge=current_user.role == "investigator" and alert.status == "open",
     ), status

@@ -1,8 +1,11 @@
-"""Security headers on every response; staff sessions expire after inactivity."""
-from datetime import date, datetime, timedelta
+"""Numbers, days and times in the reader's language (template filters); security headers on
+every response; staff sessions expire after inactivity."""
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfoNotFoundError
 
+from babel.dates import get_datetime_format
 from flask import abort, current_app, flash, redirect, request, session, url_for
-from flask_babel import format_date, format_decimal
+from flask_babel import format_date, format_datetime, format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
@@ -32,6 +35,40 @@ def long_day(value) -> str:
     except ValueError:
         return str(value)
     return format_date(day, "full")
+
+
+#: day, month's name, year: never ambiguous (30/11 in Paris is 11/30 in an English
+#: locale's short format), in the reader's language: 30 Nov 2026, 30 nov. 2026
+DAY_PATTERN = "d MMM y"
+
+
+def short_day(value) -> str:
+    """A day (a date or YYYY-MM-DD) in the reader's language: 30 Nov 2026, 30 nov. 2026."""
+    try:
+        day = value if isinstance(value, date) else date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return format_date(day, DAY_PATTERN)
+
+
+def local_time(moment: datetime | None, tz_name: str | None = None, seconds: bool = False) -> str:
+    """An instant as the clock of `tz_name` reads it, the zone named, in the reader's language.
+
+    "30 Nov 2026, 14:05 (Europe/Paris)", "30 nov. 2026, 14:05 (Europe/Paris)". Staff pages show
+    the time of the record's site; with no zone (a row of no site) it is UTC, labelled UTC.
+    """
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:  # stored times are UTC; a naive one is taken as such
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        wall = clock.local_datetime(moment, tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):  # not a zone: say plainly that it is UTC
+        tz_name, wall = "UTC", moment.astimezone(UTC)
+    time_pattern = "HH:mm:ss" if seconds else "HH:mm"  # 24-hour clock, as on the wards
+    pattern = (get_datetime_format("medium", locale=get_locale())
+               .replace("{1}", DAY_PATTERN).replace("{0}", time_pattern))
+    return f"{format_datetime(wall, pattern, rebase=False)} ({tz_name or 'UTC'})"
 
 
 MAX_ID = 2**31 - 1  # ids are INTEGER columns
@@ -71,6 +108,8 @@ def init_app(app):
     app.before_request(refuse_nul_characters)
     app.add_template_filter(decimal, "decimal")
     app.add_template_filter(long_day, "long_day")
+    app.add_template_filter(short_day, "short_day")
+    app.add_template_filter(local_time, "local_time")
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
     app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=30))
 

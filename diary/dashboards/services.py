@@ -75,6 +75,8 @@ class Adherence:
     reminder_status: str | None = None
     reminder_channel: str | None = None
     reminder_at: datetime | None = None
+    #: the patient's site's time zone, in which staff read the times of this row
+    site_tz: str = "UTC"
     #: heat-map: diary day -> done | partial | missed | pending
     day_states: dict[date, str] = field(default_factory=dict)
 
@@ -218,7 +220,7 @@ def site_adherence(user, now: datetime, *, site_id: int | None = None,
         tz = p.timezone or p.site_tz
         today = local_date(now, tz)
         heat_start = today - timedelta(days=heat_days - 1)
-        fig = Adherence(p.id, p.study_code, p.name, p.status, today)
+        fig = Adherence(p.id, p.study_code, p.name, p.status, today, site_tz=p.site_tz)
         heat: dict[date, list[str]] = {}
         cures: dict[int, CureFigures] = {}
         ends: list[_Dose] = []  # each group's first and last dates give the cure spans

@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from diary import audit, clock
 from diary.accounts.decorators import role_required
+from diary.accounts.models import Site
 from diary.extensions import db
 from diary.notifications.models import STATUSES, OutboxMessage, SchedulerLease
 from diary.notifications.services import MAX_ATTEMPTS, retry_now
@@ -13,6 +14,12 @@ from diary.notifications.services import MAX_ATTEMPTS, retry_now
 bp = Blueprint("notifications", __name__, url_prefix="/admin/outbox")
 
 PAGE_SIZE = 100
+
+
+def _site_zones() -> dict[int, str]:
+    """Each site's time zone: a message about a site shows its times in that site's zone
+    (a message of no site, in UTC)."""
+    return dict(db.session.execute(sa.select(Site.id, Site.timezone)).all())
 
 
 @bp.route("")
@@ -33,14 +40,17 @@ def outbox():
     lease = db.session.get(SchedulerLease, "scheduler")
     return render_template("notifications/outbox.html", messages=messages, status=status,
                            via=via, counts=counts, lease=lease, max_attempts=MAX_ATTEMPTS,
-                           statuses=STATUSES)
+                           statuses=STATUSES, zones=_site_zones())
 
 
 @bp.route("/<int:message_id>")
 @role_required("admin")
 def message(message_id: int):
     msg = db.session.get(OutboxMessage, message_id) or abort(404)
-    return render_template("notifications/message.html", msg=msg, max_attempts=MAX_ATTEMPTS)
+    site = db.session.get(Site, msg.site_id) if msg.site_id else None
+    tz = site.timezone if site else None  # no site: UTC
+    return render_template("notifications/message.html", msg=msg, max_attempts=MAX_ATTEMPTS,
+                           tz=tz)
 
 
 @bp.route("/<int:message_id>/retry", methods=["POST"])
