@@ -74,17 +74,20 @@ def init_cmd(admin_email, admin_password):
 @click.option("--phone", required=True)
 @click.option("--alert-email", "alert_emails", multiple=True)
 @click.option("--escalation-email", "escalation_emails", multiple=True)
+@click.option("--language", default="fr", show_default=True,
+              help="language of the e-mails to the site's staff (one of config LANGUAGES)")
 @with_appcontext
-def create_site_cmd(name, tz, phone, alert_emails, escalation_emails):
+def create_site_cmd(name, tz, phone, alert_emails, escalation_emails, language):
     """Create a site (a hospital team)."""
     from diary.accounts import services
 
+    # checked by the service (exit 1 with the reason), not by click.Choice (exit 2)
     site = services.create_site(name=name, timezone=tz, phone=phone,
                                 alert_emails=list(alert_emails),
-                                escalation_emails=list(escalation_emails),
+                                escalation_emails=list(escalation_emails), language=language,
                                 actor=None, now=clock.now_utc())
     db.session.commit()
-    click.echo(f"created site {site.name} (id {site.id})")
+    click.echo(f"created site {site.name} (id {site.id}, e-mails to staff in {site.language})")
 
 
 @diary_cli.command("create-user")

@@ -155,11 +155,13 @@ def make_site(app):
 
     def make(name="Pitie-Salpetriere", timezone="Europe/Paris", phone="+33 1 42 16 00 00",
              alert_emails=("alerts@site.example.org",),
-             escalation_emails=("escalate@site.example.org",)):
+             escalation_emails=("escalate@site.example.org",), language=None):
+        # language None: the service's default for a new site (French)
+        extra = {"language": language} if language else {}
         site = services.create_site(name=name, timezone=timezone, phone=phone,
                                     alert_emails=list(alert_emails),
                                     escalation_emails=list(escalation_emails),
-                                    actor=None, now=FIXED_NOW)
+                                    actor=None, now=FIXED_NOW, **extra)
         db.session.commit()
         return site
 

@@ -9,7 +9,7 @@ from diary import clock
 from diary.accounts import services, staff_services
 from diary.accounts.decorators import role_required
 from diary.accounts.models import STAFF_ROLES, AccessCode, Site, User
-from diary.accounts.staff_forms import InviteStaffForm, SiteForm
+from diary.accounts.staff_forms import InviteStaffForm, SiteForm, SiteLanguageForm
 from diary.accounts.staff_views import apply_field_errors
 from diary.errors import DomainError
 from diary.extensions import db
@@ -33,7 +33,7 @@ def sites():
                 phone=form.phone.data,
                 alert_emails=staff_services.parse_email_list(form.alert_emails.data),
                 escalation_emails=staff_services.parse_email_list(form.escalation_emails.data),
-                actor=current_user, now=clock.now_utc())
+                language=form.language.data or "", actor=current_user, now=clock.now_utc())
         except DomainError as exc:
             db.session.rollback()
             if not apply_field_errors(form, exc, {"alert_email": "alert_emails",
@@ -46,8 +46,32 @@ def sites():
             return redirect(url_for("accounts_admin.sites"))
     elif request.method == "POST":
         status = 422
+    return _sites_page(form, general_error=general_error), status
+
+
+def _sites_page(form, general_error=None, language_error=None):
     return render_template("accounts/admin_sites.html", form=form, sites=_all_sites(),
-                           general_error=general_error), status
+                           language_form=SiteLanguageForm(formdata=None),
+                           general_error=general_error, language_error=language_error)
+
+
+@bp.post("/sites/<int:site_id>/language")
+@role_required("admin")
+def site_language(site_id: int):
+    """Change the language of a site's staff e-mails (audited)."""
+    site = db.get_or_404(Site, site_id)
+    form = SiteLanguageForm()  # its CSRF token is checked by CSRFProtect before this view
+    try:
+        changed = services.set_site_language(site, form.language.data or "",
+                                             actor=current_user, now=clock.now_utc())
+    except DomainError as exc:
+        db.session.rollback()
+        return _sites_page(SiteForm(formdata=None), language_error=exc.message), exc.status
+    db.session.commit()
+    if changed:
+        flash(_("Language of the e-mails to the team of %(name)s: %(language)s.",
+                name=site.name, language=dict(form.language.choices)[site.language]), "success")
+    return redirect(url_for("accounts_admin.sites"))
 
 
 @bp.route("/staff", methods=["GET", "POST"])

@@ -34,6 +34,9 @@ class Site(db.Model):
     alert_emails: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
     #: addresses that receive escalations of unacknowledged alerts
     escalation_emails: so.Mapped[list[str]] = so.mapped_column(sa.JSON, default=list)
+    #: language of the e-mails to the site's staff (new alerts, escalations, adherence
+    #: summaries), whoever or whatever triggers them; one of config LANGUAGES
+    language: so.Mapped[str] = so.mapped_column(sa.String(8), default="fr", server_default="fr")
     created_at: so.Mapped[datetime] = so.mapped_column(UTCDateTime, default=now_utc)
 
     def __repr__(self) -> str:

@@ -82,7 +82,22 @@ def check_timezone(name: str, field: str = "timezone") -> str:
     return name
 
 
+def check_language(code: str, field: str = "language") -> str:
+    """A language the app speaks (config LANGUAGES), e.g. "fr"."""
+    languages = current_app.config["LANGUAGES"]
+    code = (code or "").strip().lower()
+    if code not in languages:
+        raise Invalid(_("Unknown language: %(code)s. Choose one of: %(choices)s.",
+                        code=code or "-", choices=", ".join(languages)),
+                      {field: _("unknown language")})
+    return code
+
+
 # --- sites and staff -------------------------------------------------------
+
+#: the staff e-mail language of a new site when none is given: the trial's sites are French
+#: hospitals (as the default time zone is Europe/Paris)
+DEFAULT_SITE_LANGUAGE = "fr"
 
 def get_site_by_name(name: str) -> Site:
     site = db.session.execute(sa.select(Site).where(Site.name == name)).scalar_one_or_none()
@@ -92,7 +107,8 @@ def get_site_by_name(name: str) -> Site:
 
 
 def create_site(*, name: str, timezone: str, phone: str, alert_emails: list[str],
-                escalation_emails: list[str], actor, now: datetime) -> Site:
+                escalation_emails: list[str], actor, now: datetime,
+                language: str = DEFAULT_SITE_LANGUAGE) -> Site:
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise Invalid(_("A site needs a name (120 characters at most)."), {"name": _("required")})
@@ -104,6 +120,7 @@ def create_site(*, name: str, timezone: str, phone: str, alert_emails: list[str]
         raise Invalid(_("The team's phone number is not valid."), {"phone": _("not a phone number")})
     site = Site(
         name=name, timezone=check_timezone(timezone), phone=phone,
+        language=check_language(language),
         alert_emails=[normalise_email(e, "alert_email") for e in alert_emails],
         escalation_emails=[normalise_email(e, "escalation_email") for e in escalation_emails],
     )
@@ -116,7 +133,21 @@ def create_site(*, name: str, timezone: str, phone: str, alert_emails: list[str]
 
 def site_snapshot(site: Site) -> dict:
     return {"name": site.name, "timezone": site.timezone, "phone": site.phone,
-            "alert_emails": list(site.alert_emails), "escalation_emails": list(site.escalation_emails)}
+            "language": site.language, "alert_emails": list(site.alert_emails),
+            "escalation_emails": list(site.escalation_emails)}
+
+
+def set_site_language(site: Site, language: str, *, actor, now: datetime) -> bool:
+    """Change the language of the site's staff e-mails; False (and no event) if unchanged."""
+    language = check_language(language)
+    if language == site.language:
+        return False
+    before = {"language": site.language}
+    site.language = language
+    db.session.flush()
+    audit.record("update", "site", site.id, actor=actor, now=now, site_id=site.id,
+                 before=before, after={"language": language})
+    return True
 
 
 def create_staff(*, role: str, email: str, sites: list[Site], actor, now: datetime,

@@ -4,6 +4,8 @@ The forms check shape (required, length, choice); the services check meaning
 (study code format, e-mail, time zone, duplicates) with the same messages as
 the command line.
 """
+from babel import Locale
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
@@ -47,6 +49,27 @@ class SiteForm(FlaskForm):
                                  validators=[Length(max=4000)])
     escalation_emails = TextAreaField(_l("Addresses that receive escalations"),
                                       validators=[Length(max=4000)])
+    # any value reaches the service, which refuses an unknown one with its own message
+    language = SelectField(_l("Language of the e-mails to the team"), default="fr",
+                           validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
+
+
+class SiteLanguageForm(FlaskForm):
+    language = SelectField(_l("Language of the e-mails to the team"), validate_choice=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.language.choices = language_choices()
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """The app's languages, each named in itself (English, Français), as the language menu."""
+    return [(code, Locale.parse(code).get_display_name(code).capitalize())
+            for code in current_app.config["LANGUAGES"]]
 
 
 class MultiCheckboxField(SelectMultipleField):

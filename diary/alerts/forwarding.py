@@ -6,6 +6,8 @@ ones send nothing (they wait for the weekly review). An alert still open
 after its tier's delay (protocol [alerts.escalation_minutes]) goes to the
 site's escalation list, once per delay. Messages carry the study code, tier,
 rule and a link, and no symptom, value or note (clinical-rules.md section 7).
+They are written in the site's language (Site.language), not in that of the
+request that raised the alert (often the patient's) nor the scheduler's.
 """
 import logging
 import tomllib
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale, format_number
 from flask_babel import gettext as _
 
 from diary import audit
@@ -69,7 +72,12 @@ def alert_link(alert: Alert) -> str:
 
 
 def alert_message(alert: Alert) -> tuple[str, str]:
-    """Subject and body of the new-alert e-mail: no health data."""
+    """Subject and body of the new-alert e-mail, in the site's language: no health data."""
+    with force_locale(alert.site.language):
+        return _alert_message(alert)
+
+
+def _alert_message(alert: Alert) -> tuple[str, str]:
     code, tier = alert.patient.study_code, tier_label(alert.tier)
     subject = _("[IL-2 diary] %(tier)s alert: patient %(code)s", tier=tier, code=code)
     body = _("Patient %(code)s has an alert of level %(tier)s (rule %(rule)s): open the diary.\n\n"
@@ -81,10 +89,17 @@ def alert_message(alert: Alert) -> tuple[str, str]:
 
 
 def escalation_message(alert: Alert, waited: timedelta) -> tuple[str, str]:
+    """Subject and body of an escalation e-mail, in the site's language: no health data."""
+    with force_locale(alert.site.language):
+        return _escalation_message(alert, waited)
+
+
+def _escalation_message(alert: Alert, waited: timedelta) -> tuple[str, str]:
     code, tier = alert.patient.study_code, tier_label(alert.tier)
     hours = int(waited.total_seconds() // 3600)
     minutes = int(waited.total_seconds() // 60)
-    waited_text = (_("%(n)s hours", n=hours) if hours >= 2 else _("%(n)s minutes", n=minutes))
+    waited_text = (_("%(n)s hours", n=format_number(hours)) if hours >= 2
+                   else _("%(n)s minutes", n=format_number(minutes)))
     subject = _("[IL-2 diary] ESCALATION: %(tier)s alert for patient %(code)s not acknowledged",
                 tier=tier, code=code)
     body = _("The %(tier)s alert (rule %(rule)s) of patient %(code)s has not been acknowledged "

@@ -4,13 +4,15 @@ Once a day, one e-mail per site to each of its coordinators, listing the
 study codes with a scheduled home dose left without any record yesterday,
 or with two expected daily check-ins missing in a row (the last two days of
 a cure's daily window). Only study codes and which signal: no dose, symptom
-or value (section 7). A site with nothing to report gets no message.
+or value (section 7). A site with nothing to report gets no message. The
+message is in the site's language (Site.language), its date too.
 """
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 
 from diary.accounts.models import Patient, Site, User, staff_sites
@@ -87,8 +89,15 @@ def coordinator_emails(site: Site) -> list[str]:
 
 
 def summary_message(summary: SiteSummary, day: date) -> tuple[str, str]:
+    """Subject and body of a site's summary, in the site's language: study codes only."""
+    with force_locale(summary.site.language):
+        return _summary_message(summary, day)
+
+
+def _summary_message(summary: SiteSummary, day: date) -> tuple[str, str]:
+    day_text = format_date(day, "long")
     lines = [_("Daily adherence summary for %(site)s, %(day)s.", site=summary.site.name,
-               day=day.isoformat()), ""]
+               day=day_text), ""]
     if summary.missed_dose:
         lines += [_("A home dose with no record yesterday:"),
                   *[f"  - {code}" for code in summary.missed_dose], ""]
@@ -99,7 +108,7 @@ def summary_message(summary: SiteSummary, day: date) -> tuple[str, str]:
               f"{current_app.config['BASE_URL']}/staff/patients", "",
               _("This message carries no health data.")]
     subject = _("[IL-2 diary] Adherence summary %(site)s %(day)s", site=summary.site.name,
-                day=day.isoformat())
+                day=day_text)
     return subject, "\n".join(lines) + "\n"
 
 

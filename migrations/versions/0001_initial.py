@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-30 23:10:42.295053
+Create Date: 2026-11-30 23:56:48.118747
 
 """
 from alembic import op
@@ -40,6 +40,7 @@ def upgrade():
     sa.Column('phone', sa.String(length=40), nullable=False),
     sa.Column('alert_emails', sa.JSON(), nullable=False),
     sa.Column('escalation_emails', sa.JSON(), nullable=False),
+    sa.Column('language', sa.String(length=8), server_default='fr', nullable=False),
     sa.Column('created_at', diary.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sites')),
     sa.UniqueConstraint('name', name=op.f('uq_sites_name'))

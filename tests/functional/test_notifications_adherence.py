@@ -37,7 +37,7 @@ def _take_yesterdays_dose(patient):
 
 
 def test_one_summary_per_site_to_its_coordinators(app, make_site, make_staff, make_patient):
-    site = make_site("Site One")
+    site = make_site("Site One", language="en")  # the body is split on its English words
     other = make_site("Site Two")
     make_staff("coordinator", "coord-a@example.org", [site])
     make_staff("coordinator", "coord-b@example.org", [site])

@@ -19,9 +19,10 @@ HEALTH_WORDS = ("fainting", "faint", "stairs", "39", "temperature", "symptom")
 
 @pytest.fixture
 def team(make_site, make_staff, make_patient):
+    # an English-speaking site: these tests read the e-mails' English words
     site = make_site("Site One", alert_emails=("alerts-a@site.example.org",
                                                "alerts-b@site.example.org"),
-                     escalation_emails=("chief@site.example.org",))
+                     escalation_emails=("chief@site.example.org",), language="en")
     other = make_site("Site Two", alert_emails=("alerts@two.example.org",))
     return {
         "site": site, "other": other,
