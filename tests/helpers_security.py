@@ -89,6 +89,7 @@ def build_objects(world) -> Objects:
         "table": "checkins",
         "entity": "checkin",
         "object_id": checkin.id,
+        "site_id": world["site1"].id,
     }
     return Objects(params=params, world=world)
 

@@ -104,6 +104,7 @@ POLICY = {
     "exports.fhir_bundle": EXPORTERS,
     # admin
     "accounts_admin.sites": ADMIN,
+    "accounts_admin.site_language": ADMIN,
     "accounts_admin.staff": ADMIN,
     "notifications.outbox": ADMIN,
     "notifications.message": ADMIN,
