@@ -232,11 +232,17 @@ def _dose_amount(value, protocol, errors: dict) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
         errors["dose_miu"] = _("must be a number of MIU")
         return None
+    if value in (float("inf"), float("-inf")):
+        errors["dose_miu"] = _("must be a number of MIU")
+        return None
+    # Stored to 0.01 MIU: the check is on the value as it will be stored (0.001 would be
+    # kept as 0, which the database refuses).
+    value = round(float(value), 2)
     if not 0 < value <= protocol.max_dose_miu:
         errors["dose_miu"] = _("must be more than 0 and at most %(max)s MIU",
                                max=protocol.max_dose_miu)
         return None
-    return round(float(value), 2)
+    return value
 
 
 class InvalidValues(Invalid):

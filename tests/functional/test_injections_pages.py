@@ -199,6 +199,20 @@ def test_coordinator_changes_a_dose_with_a_reason(client, auth, pat, coord):
     assert json.loads(event.before)["dose_miu"]["C3D2"] == 3.0
 
 
+def test_a_dose_that_would_be_stored_as_zero_is_refused(client, auth, pat, coord):
+    """0.001 MIU is more than 0, but kept to 0.01 MIU it is 0: a 422, not a 500 from the
+    database's check (found by hypothesis on PostgreSQL)."""
+    auth.login("coord@example.org")
+    target = dose(pat, 3, 2)
+    for amount in (".001", "0.004", "inf"):
+        resp = client.post(f"/patients/{pat.id}/plan/dose",
+                           data={"dose_id": str(target.id), "dose_miu": amount,
+                                 "reason": "tolerance"})
+        assert resp.status_code == 422, amount
+        assert dose(pat, 3, 2).dose_miu == 3.0 and dose(pat, 3, 2).version == 1
+    assert _events("change_dose") == []
+
+
 def test_staff_record_a_hospital_dose_and_correct_it_with_a_reason(client, auth, pat, coord):
     auth.login("coord@example.org")
     hospital = dose(pat, 1, 1)
