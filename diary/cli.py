@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from diary import clock
+from diary.accounts.services import DEFAULT_SITE_LANGUAGE
 from diary.errors import DomainError
 from diary.extensions import db
 
@@ -74,7 +75,7 @@ def init_cmd(admin_email, admin_password):
 @click.option("--phone", required=True)
 @click.option("--alert-email", "alert_emails", multiple=True)
 @click.option("--escalation-email", "escalation_emails", multiple=True)
-@click.option("--language", default="fr", show_default=True,
+@click.option("--language", default=DEFAULT_SITE_LANGUAGE, show_default=True,
               help="language of the e-mails to the site's staff (one of config LANGUAGES)")
 @with_appcontext
 def create_site_cmd(name, tz, phone, alert_emails, escalation_emails, language):

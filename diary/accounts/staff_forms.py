@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, TextAreaField, widgets
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
+from diary.accounts.services import DEFAULT_SITE_LANGUAGE
 from diary.accounts.staff_services import REASON_MAX
 
 
@@ -50,7 +51,8 @@ class SiteForm(FlaskForm):
     escalation_emails = TextAreaField(_l("Addresses that receive escalations"),
                                       validators=[Length(max=4000)])
     # any value reaches the service, which refuses an unknown one with its own message
-    language = SelectField(_l("Language of the e-mails to the team"), default="fr",
+    language = SelectField(_l("Language of the e-mails to the team"),
+                           default=DEFAULT_SITE_LANGUAGE,
                            validate_choice=False)
 
     def __init__(self, *args, **kwargs):

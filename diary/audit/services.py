@@ -107,7 +107,7 @@ def write_pending(session) -> None:
     by_chain: dict[int, list] = {}
     for ev in pending:
         by_chain.setdefault(ev.chain, []).append(ev)
-    rows, last = [], {}
+    last = {}
     for chain in sorted(by_chain):
         events = by_chain[chain]
         prev, seq = _take_head(session, chain, len(events))
@@ -121,8 +121,7 @@ def write_pending(session) -> None:
     # pipeline round of its own, even for the single event of most requests)
     session.execute(AuditEvent.__table__.insert().values(rows))
     for chain, last_hash in last.items():
-        session.execute(_statements()["set_hash"], {"b_chain": chain, "b_hash": last_hash},
-                        execution_options={"synchronize_session": False})
+        session.execute(_statements()["set_hash"], {"b_chain": chain, "b_hash": last_hash})
 
 
 @cache
@@ -139,8 +138,7 @@ def _statements() -> dict:
 def _take_head(session, chain: int, n: int) -> tuple[str, int]:
     """Lock `chain`'s head and move it on by n: (last hash, last position) before."""
     move, params = _statements()["move"], {"b_chain": chain, "b_n": n}
-    options = {"synchronize_session": False}
-    head = session.execute(move, params, execution_options=options).one_or_none()
+    head = session.execute(move, params).one_or_none()
     if head is None:  # a new chain (a patient's first event): create its head, then move it
         if session.get_bind().dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -148,7 +146,7 @@ def _take_head(session, chain: int, n: int) -> tuple[str, int]:
             from sqlalchemy.dialects.sqlite import insert
         session.execute(insert(AuditHead).values(chain=chain, seq=0, last_hash=genesis(chain))
                         .on_conflict_do_nothing())
-        head = session.execute(move, params, execution_options=options).one()
+        head = session.execute(move, params).one()
     return head.last_hash, head.seq - n
 
 

@@ -183,13 +183,14 @@ def find_by_client_id(client_id) -> CheckIn | None:
         sa.select(CheckIn).where(CheckIn.client_id == client_id)).scalar_one_or_none()
 
 
-def values_of(checkin: CheckIn) -> dict:
-    """A stored check-in as the rules and the API see it."""
+def values_of(checkin) -> dict:
+    """A stored check-in (a CheckIn, or a row with its columns) as the rules and the API
+    see it; graded items are added by the caller for a row."""
     return {
         "diary_date": checkin.diary_date,
         "temperature_c": checkin.temperature_c,
-        "symptoms": checkin.grades,
-        "new_or_worse": checkin.new_or_worse,
+        "symptoms": checkin.grades if isinstance(checkin, CheckIn) else {},
+        "new_or_worse": checkin.new_or_worse if isinstance(checkin, CheckIn) else [],
         "warning_signs": list(checkin.warning_signs or []),
         "injection_site": {"diameter_cm": checkin.site_diameter_cm,
                            "ulceration": checkin.site_ulceration},
@@ -315,15 +316,7 @@ def history_for(patient, diary_date: date, exclude_id: int | None = None):
             "pid": patient.id, "exclude": exclude_id if exclude_id is not None else 0,
             "day": diary_date, "day_before": diary_date - timedelta(days=1)}):
         if row.id not in found:
-            found[row.id] = ((row.diary_date, row.received_at, row.id), {
-                "diary_date": row.diary_date,
-                "temperature_c": row.temperature_c,
-                "symptoms": {},
-                "new_or_worse": [],
-                "warning_signs": list(row.warning_signs or []),
-                "injection_site": {"diameter_cm": row.site_diameter_cm,
-                                   "ulceration": row.site_ulceration},
-            })
+            found[row.id] = ((row.diary_date, row.received_at, row.id), values_of(row))
         values = found[row.id][1]
         if row.code is not None:
             if row.grade is not None:
