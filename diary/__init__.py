@@ -48,6 +48,40 @@ def _sqlite_pragmas(app):
             cur.close()
 
 
+def _ping_idle_connections(app):
+    """Test a pooled connection before use when it has lain idle, not before every use.
+
+    A connection that waited in the pool may have been cut (the database restarted, a
+    firewall dropped it): it is pinged and, if dead, replaced before the request sees it.
+    A connection handed back a moment ago is not pinged (SQLAlchemy's pool_pre_ping
+    would cost every request a round trip); if the server went away in that moment,
+    the statement fails, the request is answered 503, and SQLAlchemy discards every
+    connection of the pool opened before the failure.
+    """
+    import time
+
+    import sqlalchemy as sa
+
+    idle = app.config["DB_PING_AFTER_IDLE_SECONDS"]
+    with app.app_context():
+        engine = ext.db.engine
+
+    @sa.event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn, record, _proxy):
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < idle:
+            return  # just connected, or back from a request a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # the pool closes this one and checks out (or opens) another
+            raise sa.exc.DisconnectionError(str(exc)) from exc
+
+
 # Feature packages, in the order their blueprints register. A feature's
 # `views.py` (blueprint `bp`), `models.py` and `setup.py` (`init_app(app)`)
 # are found by name, so adding a feature means adding it here only.
@@ -83,6 +117,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     ext.db.init_app(app)
     _sqlite_pragmas(app)
+    _ping_idle_connections(app)
     ext.migrate.init_app(app, ext.db, directory=os.path.join(PROJECT_ROOT, "migrations"))
     ext.csrf.init_app(app)
     ext.limiter.init_app(app)

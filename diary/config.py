@@ -68,7 +68,8 @@ def load(instance_path: str, env: dict | None = None) -> dict:
         # Trust X-Forwarded-For/-Proto/-Host from this many proxies (opt-in: without a
         # proxy that sets them, a client could forge its address and dodge rate limits).
         "PROXY_FIX": _proxy_hops(env.get("DIARY_PROXY_FIX")),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # pooled connections idle this long are pinged before use (diary/__init__.py)
+        "DB_PING_AFTER_IDLE_SECONDS": 10,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",

@@ -105,7 +105,7 @@ def register(app):
     @app.errorhandler(sa.exc.InterfaceError)
     def database_unreachable(exc):
         # The database restarting or out of reach: the client retries (the phone's queue
-        # keeps the check-in); the pool reconnects by itself (pool_pre_ping).
+        # keeps the check-in); the pool reconnects by itself (diary/__init__.py).
         app.logger.warning("database unreachable: %s", str(exc).splitlines()[0][:200])
         from diary.extensions import db
         try:

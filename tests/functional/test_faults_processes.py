@@ -231,7 +231,7 @@ def test_postgresql_restarted_under_load_the_app_recovers_by_itself(app, runner,
     web = Web(env, tmp_path / "web.log").start()
     sched = scheduler_process(env, tmp_path / "sched.log").start()
     phones = [Phone(web.url, p.study_code) for p in patients]
-    db.session.rollback()  # this test's own connection goes back to the pool (pre-pinged)
+    db.session.rollback()  # this test's own connection goes back to the pool
     load = Load(phones, pause=0.02).start()
     try:
         assert wait_until(lambda: len(load.acknowledged()) >= 30, 30)
@@ -247,6 +247,9 @@ def test_postgresql_restarted_under_load_the_app_recovers_by_itself(app, runner,
             web.output()[-3000:]
         load.stop()
         _finish(phones)
+        # this test's own pool (not the app's processes): its connections died in the restart
+        db.session.remove()
+        db.engine.dispose()
         # the same scheduler delivers a message written after the restart
         msg = services.enqueue(channel="email", recipient="after@x.org", subject="s",
                                body="b", kind="alert", now=FIXED_NOW)
