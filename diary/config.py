@@ -5,6 +5,7 @@ key generated once and kept there, messages written to the log channel.
 """
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -61,6 +62,11 @@ def load(instance_path: str, env: dict | None = None) -> dict:
         "SESSION_COOKIE_SECURE": secure,
         "REMEMBER_COOKIE_SECURE": secure,
         "SESSION_COOKIE_HTTPONLY": True,
+        # A login lasts 30 days from the last day of use (Flask's default is 31). The cookie
+        # is signed and sent again when the session changes, and on the first request of
+        # each day (core/setup.py), not with every response.
+        "PERMANENT_SESSION_LIFETIME": timedelta(days=30),
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",

@@ -111,7 +111,20 @@ def init_app(app):
     app.add_template_filter(short_day, "short_day")
     app.add_template_filter(local_time, "local_time")
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=30))
+
+    @app.after_request
+    def renew_session_daily(response):
+        """A logged-in user's 30 days start again from the first request of each day.
+
+        Re-signing the cookie for every response would cost every request (a patient's
+        phone sends one every few seconds while it replays its queue) for an expiry that
+        moves by seconds.
+        """
+        if session.permanent:
+            today = clock.now_utc().date().isoformat()
+            if session.get("renewed") != today:
+                session["renewed"] = today
+        return response
 
     @app.url_value_preprocessor
     def ids_within_the_database(endpoint, values):

@@ -74,6 +74,27 @@ def test_session_cookie_flags(client, auth, world):
     assert "Secure" not in cookie
 
 
+def test_the_session_cookie_is_renewed_once_a_day_not_with_every_response(
+        client, auth, world, frozen_clock):
+    from tests.conftest import FIXED_NOW
+    auth.login("P-0001")
+    client.get("/today")  # the first page after the login adds its CSRF token
+    again = client.get("/today")  # the login's day: nothing changed, nothing sent
+    assert again.status_code == 200 and "Set-Cookie" not in again.headers
+    assert "Set-Cookie" not in client.get("/api/v1/me/schedule").headers
+    frozen_clock(FIXED_NOW + timedelta(days=1))
+    renewed = client.get("/today")
+    assert renewed.status_code == 200
+    cookie = renewed.headers["Set-Cookie"]
+    assert cookie.startswith("session=")
+    from datetime import UTC, datetime
+    from email.utils import parsedate_to_datetime
+    expires = parsedate_to_datetime(cookie.split("Expires=")[1].split(";")[0])
+    # 30 days from now (Flask computes it on the wall clock, not the diary's)
+    assert abs(expires - datetime.now(UTC) - timedelta(days=30)) < timedelta(minutes=5)
+    assert "Set-Cookie" not in client.get("/today").headers  # once that day
+
+
 @pytest.mark.config(SESSION_COOKIE_SECURE=True)
 def test_secure_cookie_when_configured(client, auth, world):
     assert "Secure" in auth.login("P-0001").headers.get("Set-Cookie")
