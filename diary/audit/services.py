@@ -117,9 +117,12 @@ def write_pending(session) -> None:
             ev.hash = prev = _digest(ev)
         last[chain] = prev
     rows = [vars(ev) for ev in pending]  # in the order they were recorded
-    # one INSERT with a VALUES row per event (the driver's executemany would cost a
-    # pipeline round of its own, even for the single event of most requests)
-    session.execute(AuditEvent.__table__.insert().values(rows))
+    if len(rows) == 1:  # most requests: one event, one INSERT built and compiled once
+        session.execute(_statements()["insert"], rows[0])
+    else:
+        # one INSERT with a VALUES row per event (the driver's executemany would cost a
+        # pipeline round of its own); compiled anew each time, as its shape varies
+        session.execute(AuditEvent.__table__.insert().values(rows))
     for chain, last_hash in last.items():
         session.execute(_statements()["set_hash"], {"b_chain": chain, "b_hash": last_hash})
 
@@ -132,6 +135,7 @@ def _statements() -> dict:
         "move": (head.update().where(head.c.chain == p("b_chain"))
                  .values(seq=head.c.seq + p("b_n")).returning(head.c.seq, head.c.last_hash)),
         "set_hash": head.update().where(head.c.chain == p("b_chain")).values(last_hash=p("b_hash")),
+        "insert": AuditEvent.__table__.insert(),
     }
 
 
