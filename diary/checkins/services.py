@@ -241,9 +241,9 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
         # Two INSERT statements rather than the unit of work: this runs for every
         # check-in, and the rows are known in full.
         checkin_id = db.session.execute(_insert_statement(), row).scalar_one()
-        if items:  # one INSERT, a VALUES row per item
-            db.session.execute(CheckInSymptom.__table__.insert().values(
-                [dict(item, checkin_id=checkin_id) for item in items]))
+        if items:  # a statement compiled once, the rows sent together (executemany)
+            db.session.execute(_items_insert_statement(),
+                               [dict(item, checkin_id=checkin_id) for item in items])
     except sa.exc.IntegrityError:
         # The same client_id arrived twice at once and the other request stored it.
         # The check-in is this request's first write, so rolling back loses nothing
@@ -285,6 +285,11 @@ def stored_result(checkin: CheckIn) -> Saved:
 @cache
 def _insert_statement():
     return CheckIn.__table__.insert().returning(CheckIn.__table__.c.id)
+
+
+@cache
+def _items_insert_statement():
+    return CheckInSymptom.__table__.insert()
 
 
 @cache
