@@ -5,9 +5,17 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from babel.dates import get_datetime_format
 from flask import abort, current_app, flash, redirect, request, session, url_for
-from flask_babel import format_date, format_datetime, format_decimal, get_locale
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_translations,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from diary import clock
 
@@ -71,6 +79,36 @@ def local_time(moment: datetime | None, tz_name: str | None = None, seconds: boo
     return f"{format_datetime(wall, pattern, rebase=False)} ({tz_name or 'UTC'})"
 
 
+def translations_for_render() -> dict:
+    """`gettext` (and `_`) and `ngettext` for one template render, bound to its catalog.
+
+    Flask-Babel's template callables look up the language and its catalog at every call
+    (measured 5.9 us a call against 0.3 us; a patient page makes about 70). A context
+    processor runs at each render, inside any force_locale around it, so binding the
+    catalog there follows the language in force. Jinja's new-style semantics are kept:
+    the translation is marked safe when autoescaping and the variables, escaped, are
+    put in with %; ngettext also gets `num`.
+    """
+    catalog = get_translations()
+
+    @pass_context
+    def gettext(context, string, **variables):
+        text = catalog.ugettext(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    @pass_context
+    def ngettext(context, singular, plural, num, **variables):
+        variables.setdefault("num", num)
+        text = catalog.ungettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return {"gettext": gettext, "ngettext": ngettext}
+
+
 MAX_ID = 2**31 - 1  # ids are INTEGER columns
 
 
@@ -110,6 +148,7 @@ def init_app(app):
     app.add_template_filter(long_day, "long_day")
     app.add_template_filter(short_day, "short_day")
     app.add_template_filter(local_time, "local_time")
+    app.context_processor(translations_for_render)
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
 
     @app.after_request

@@ -112,3 +112,21 @@ def test_check_in_error_in_french_names_the_range_with_commas(client, auth, pati
     html = unescape(resp.get_data(as_text=True))
     assert resp.status_code == 422
     assert "doit être compris entre 34,0 et 43,0 °C" in html
+
+
+def test_template_translations_follow_the_language_in_force_and_escape_their_values(app):
+    """Templates' gettext and ngettext are bound once per render (core/setup.py): the
+    language in force at the render (force_locale included), values escaped, `num` set."""
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    source = ('{{ _("Next dose: %(date)s.", date=value) }}|'
+              '{{ ngettext("%(num)d patient", "%(num)d patients", n) }}')
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        english = render_template_string(source, value="<b>", n=2)
+        with force_locale("fr"):
+            french = render_template_string(source, value="<b>", n=1)
+        again = render_template_string(source, value="x", n=3)
+    assert english == "Next dose: &lt;b&gt;.|2 patients"
+    assert french == "Prochaine dose : &lt;b&gt;.|1 patient"
+    assert again == "Next dose: x.|3 patients"
