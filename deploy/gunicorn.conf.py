@@ -11,6 +11,7 @@ EnvironmentFile), so the file itself stays as shipped:
                       a buffering proxy only; bench/load.py compares them)
   DIARY_WEB_WORKER_CONNECTIONS  connections one gthread worker may hold open (default 1000)
   DIARY_WEB_PRELOAD   1: load the app in the master before forking (default: in each worker)
+  DIARY_WEB_MAX_REQUESTS  requests after which a worker is replaced (default 100000, +-10 %)
   DIARY_ACCESS_LOG    access log file, "-" for standard output (journald), empty for none
 
 Threaded workers (gthread): a request mostly waits on PostgreSQL, so a few
@@ -56,9 +57,13 @@ def post_fork(server, worker):
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-# Recycle workers now and then, so that a slow leak can never grow for weeks.
-max_requests = 5000
-max_requests_jitter = 500
+# Recycle workers now and then, so that a slow leak can never grow for weeks. Not often:
+# a new worker spends about a second of CPU loading the app, and while it does, the
+# connections of the old one wait (bench/load.py at 275 requests/s replaced a worker every
+# 20 s with 5,000, and each replacement showed in the latency). A worker's memory settles
+# (bench/load.py: +0.4 MB over 12,000 requests, the last 6,000 adding 30 kB).
+max_requests = int(os.environ.get("DIARY_WEB_MAX_REQUESTS") or 100_000)
+max_requests_jitter = max_requests // 10
 
 # A check-in photo is at most 10 MB (MAX_CONTENT_LENGTH in diary/config.py);
 # request lines and headers stay at gunicorn's safe defaults.
