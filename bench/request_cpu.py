@@ -77,7 +77,6 @@ def main() -> None:
     name, url = load.create_database(server)
     env = {**os.environ, "DIARY_DATABASE_URL": url, "DIARY_SECRET_KEY": "request-cpu-bench",
            "DIARY_LOGIN_RATE_LIMIT": "1000 per minute"}
-    app = None
     try:
         logins = load.prepare(env, 1)
         from diary import create_app

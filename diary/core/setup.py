@@ -91,22 +91,21 @@ def translations_for_render() -> dict:
     """
     catalog = get_translations()
 
-    # Markup marks the catalog's own text (ours, not a user's) as safe, as Jinja does;
-    # the variables put into it with % are escaped by Markup's %.
-    @pass_context
-    def gettext(context, string, **variables):
-        text = catalog.ugettext(string)
+    def fill(context, text, variables):
+        # Markup marks the catalog's own text (ours, not a user's) as safe, as Jinja does;
+        # the variables put into it with % are escaped by Markup's %.
         if context.eval_ctx.autoescape:
             text = Markup(text)  # nosec B704
         return text % variables
 
     @pass_context
+    def gettext(context, string, **variables):
+        return fill(context, catalog.ugettext(string), variables)
+
+    @pass_context
     def ngettext(context, singular, plural, num, **variables):
         variables.setdefault("num", num)
-        text = catalog.ungettext(singular, plural, num)
-        if context.eval_ctx.autoescape:
-            text = Markup(text)  # nosec B704
-        return text % variables
+        return fill(context, catalog.ungettext(singular, plural, num), variables)
 
     return {"gettext": gettext, "ngettext": ngettext}
 

@@ -11,8 +11,7 @@ def _fresh():
     db.session.remove()  # nothing the factories loaded stays in the identity map
 
 
-def test_the_user_loader_leaves_rarely_used_columns_for_later(app, client, auth,
-                                                              make_site, make_patient):
+def test_the_user_loader_leaves_rarely_used_columns_for_later(app, make_site, make_patient):
     from diary.accounts.models import User
     from diary.accounts.views import load_user
 
