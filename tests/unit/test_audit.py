@@ -30,6 +30,35 @@ def test_chain_links_each_event_to_the_previous(app, now):
     assert audit.verify().ok
 
 
+def test_one_event_a_transaction_is_chained_and_the_head_follows(app, now):
+    """One event a transaction (a check-in, a dose) takes the short path: on PostgreSQL
+    the event and the head's new hash go in one statement (a data-modifying WITH)."""
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        if "audit_" in statement:
+            statements.append(statement)
+
+    engine = db.engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        for i in range(3):
+            audit.record("create", "thing", i, actor=None, now=now + timedelta(seconds=i),
+                         after={"value": i})
+            db.session.commit()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    events = _events(0)
+    assert [e.seq for e in events] == [1, 2, 3]
+    assert all(b.prev_hash == a.hash for a, b in zip(events[:-1], events[1:], strict=True))
+    head = db.session.get(AuditHead, 0)
+    assert (head.seq, head.last_hash) == (3, events[-1].hash)
+    assert audit.verify().ok
+    # the head's first move creates it (chain 0 is new here): two more statements once
+    per_event = 2 if engine.dialect.name == "postgresql" else 3
+    assert len(statements) == 3 * per_event + 2
+
+
 def test_each_patient_has_a_chain_of_its_own(app, now, make_site, make_patient):
     site = make_site()
     one, two = make_patient(site, "P-0001"), make_patient(site, "P-0002")
