@@ -77,6 +77,13 @@ def _statements() -> dict:
                   .order_by(ScheduledDose.planned_date, ScheduledDose.cure, ScheduledDose.day)),
         "records": sa.select(InjectionRecord).where(InjectionRecord.patient_id == pid,
                                                     InjectionRecord.superseded_at.is_(None)),
+        # the plan with each dose's current record, in one round trip (the Today page)
+        "plan": (sa.select(ScheduledDose, InjectionRecord)
+                 .outerjoin(InjectionRecord, sa.and_(
+                     InjectionRecord.scheduled_dose_id == ScheduledDose.id,
+                     InjectionRecord.superseded_at.is_(None)))
+                 .where(ScheduledDose.patient_id == pid)
+                 .order_by(ScheduledDose.planned_date, ScheduledDose.cure, ScheduledDose.day)),
     }
 
 
@@ -106,9 +113,9 @@ class DoseRow:
 
 def plan_rows(patient, now: datetime) -> list[DoseRow]:
     today = local_date(now, patient.tz)
-    records = current_records(patient)
-    return [DoseRow(d, records.get(d.id), plan.dose_status(d.planned_date, records.get(d.id), today))
-            for d in patient_doses(patient)]
+    # a dose has at most one current record (a unique index): one row a dose
+    return [DoseRow(dose, record, plan.dose_status(dose.planned_date, record, today))
+            for dose, record in db.session.execute(_statements()["plan"], {"pid": patient.id})]
 
 
 def expected_checkins(patient) -> list[plan.ExpectedCheckin]:
