@@ -4,7 +4,7 @@
                                    [--capacity-seconds 10] [--bare-seconds 10]
                                    [--workers 2] [--threads 1] [--checkins-per-today 4]
 
-What it does, all on 127.0.0.1:
+Needs wrk (Debian: apt-get install wrk). What it does, all on 127.0.0.1:
 1. creates a PostgreSQL database (dropped at the end) on DIARY_BENCH_PG
    (default postgresql+psycopg://postgres@127.0.0.1:5432), brings it to the
    latest migration with `flask --app app diary init`, and enrols one site and
@@ -12,35 +12,35 @@ What it does, all on 127.0.0.1:
 2. serves the app with gunicorn and deploy/gunicorn.conf.py (gthread workers;
    --workers/--threads), once every worker has booted; the login rate limit is
    raised (DIARY_LOGIN_RATE_LIMIT), since every virtual user logs in from 127.0.0.1;
-3. plays the patients with an asyncio load generator (aiohttp), each virtual
-   user with its own cookies: POST /api/v1/session (login, keeps the CSRF
-   token), GET /today, then check-ins POST /api/v1/checkins with the token in
-   X-CSRFToken, a new client_id each, one in twenty with a fever (an alert and
-   its e-mail in the outbox); the Today page again every --checkins-per-today
-   check-ins. Twice:
-   - capacity: each user sends its next request as soon as the last is answered
-     (no think time): the throughput the server reaches, and with 50 users always
-     waiting, a latency that is just 50 / throughput (Little's law);
-   - paced (the figures of the last line): the users together send --rate
-     check-ins per second, each user's requests due at a steady interval, and
-     each latency is counted from the moment the request was due (a late answer
-     delays the next request, and that delay counts: no coordinated omission).
-     The issue's targets (p95 under 100 ms at 200 check-ins/s or more, with 50
-     users) can only hold together with think time: without it, 50 waiting users
-     and a 100 ms p95 would take 500+ requests per second;
+3. logs the 50 patients in at once (POST /api/v1/session: the login figures), then
+   plays them with wrk and bench/patients.lua: one wrk process posts check-ins
+   (POST /api/v1/checkins, the patient's session cookie and CSRF token, a new
+   client_id each, one in twenty with a fever: an alert and its e-mail in the
+   outbox) and another asks for Today pages (GET /today), on 40 and 10 of the 50
+   connections, the patients taken in turn. Twice:
+   - capacity: each connection sends its next request as soon as the last is
+     answered (no think time): the throughput the server reaches; with every
+     connection always waiting, the latency is just connections / throughput;
+   - paced (the figures of the last line): --rate check-ins per second and a Today
+     page for every --checkins-per-today of them, each request due at its slot of a
+     steady schedule. The latency is wrk's, from sending to the end of the answer; a
+     request sent more than 5 ms after its slot (every connection still waiting)
+     is counted as late, with the worst delay. The issue's targets (p95 under 100 ms
+     at 200 check-ins/s or more, with 50 users) can only hold together with think
+     time: without it, 50 waiting users and a 100 ms p95 would take 500+ requests/s;
 4. in the same run, serves a bare Flask app answering a constant string with
-   the same gunicorn settings and the same generator (GET / in a loop, no think
-   time).
+   the same gunicorn settings and the same generator (GET / on 50 connections,
+   no think time).
 
 Prints, for each run, where the CPU went (ms per request of gunicorn, PostgreSQL
-and the generator, read from /proc), then count, throughput, p50/p95/max latency
-per request type, and last:
+and wrk, read from /proc), then count, throughput, p50/p95/max latency per request
+type, and last:
     load checkin_rps=<x> checkin_p95_ms=<y> today_p95_ms=<z> bare_rps=<b> ratio=<x/b>
-The generator shares the machine's 2 cores with gunicorn and PostgreSQL: the
-figures are for all three on one small machine, not for the server alone.
+wrk shares the machine's 2 cores with gunicorn and PostgreSQL (about 0.1 ms of CPU a
+request; the aiohttp generator it replaced took 0.7): the figures are for all three on
+one small machine, not for the server alone.
 """
 import argparse
-import asyncio
 import os
 import random
 import shutil
@@ -54,8 +54,6 @@ import time
 import uuid
 from collections import defaultdict
 from datetime import timedelta
-
-import aiohttp
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT)
@@ -176,8 +174,9 @@ def stop(proc: subprocess.Popen) -> None:
 # --- where the CPU goes ------------------------------------------------------------------
 
 def cpu_times() -> dict:
-    """CPU seconds used so far by gunicorn, PostgreSQL and this generator, and by the
-    whole machine (busy, all), read from /proc (Linux)."""
+    """CPU seconds used so far by gunicorn, PostgreSQL and the generator (this process
+    and the wrk processes it ran and reaped), and by the whole machine (busy, all),
+    read from /proc (Linux)."""
     tick = os.sysconf("SC_CLK_TCK")
     out = defaultdict(float)
     for entry in os.listdir("/proc"):
@@ -215,37 +214,8 @@ def cpu_report(before: dict, after: dict, requests: int) -> str:
             f"ms of CPU per request: {per}")
 
 
-# --- the load generator ------------------------------------------------------------------
-
-class Stats:
-    def __init__(self):
-        self.times = defaultdict(list)  # kind -> seconds, answered as expected
-        self.errors = defaultdict(lambda: defaultdict(int))  # kind -> status -> count
-        self.cpu = ""
-
-    def add(self, kind: str, seconds: float, ok: bool, status) -> None:
-        if ok:
-            self.times[kind].append(seconds)
-        else:
-            self.errors[kind][status] += 1
-
-
-async def timed(stats: Stats, kind: str, expect: tuple, call, start: float | None = None):
-    """Send one request; its latency runs from `start` (the moment it was due, when the
-    users are paced) or from now, to the end of the answer."""
-    start = time.perf_counter() if start is None else start
-    try:
-        async with call() as resp:
-            body = await resp.read()
-            status = resp.status
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        stats.add(kind, 0, False, type(exc).__name__)
-        return None, None
-    stats.add(kind, time.perf_counter() - start, status in expect, status)
-    return status, body
-
-
 def checkin_body(rng: random.Random) -> dict:
+    """A check-in as bench/patients.lua sends it (bench/request_cpu.py posts these)."""
     body = {"client_id": str(uuid.uuid4()), "temperature_c": round(rng.uniform(36.2, 37.4), 1),
             "symptoms": {"asthenia": rng.randint(0, 2), "arthralgia": rng.randint(0, 1)},
             "injection_site": {"diameter_cm": 1.0, "ulceration": False}, "note": ""}
@@ -254,116 +224,107 @@ def checkin_body(rng: random.Random) -> dict:
     return body
 
 
-async def patient(base: str, login: str, stats: Stats, stop_at, per_today: int,
-                  seed: int, logged_in: asyncio.Barrier, interval: float | None = None):
-    """One virtual patient; the check-ins start once every user has logged in, so that
-    the logins (Argon2id, deliberately slow) are measured apart.
+# --- the load generator: wrk ------------------------------------------------------------
 
-    Without `interval` each request leaves as soon as the last is answered (the users
-    are the concurrency: the server's capacity). With it, the user's requests are due
-    every `interval` seconds, and each one's latency is counted from the moment it was
-    due, not from when it could leave: a slow answer delays the next request, and that
-    wait counts (no coordinated omission). A user whose requests fall behind sends the
-    late ones at once, one after the other.
-    """
+def login_all(base: str, logins: list[str], users_file: str) -> dict:
+    """Log every patient in at once (POST /api/v1/session, 50 threads): their session
+    cookies and CSRF tokens go to `users_file` for wrk; returns the logins' figures."""
+    import http.client
     import json
-    rng = random.Random(seed)
-    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1
-    async with aiohttp.ClientSession(base, cookie_jar=jar,
-                                     timeout=aiohttp.ClientTimeout(total=60)) as http:
-        status, body = await timed(stats, "login", (200,), lambda: http.post(
-            "/api/v1/session", json={"login": login, "password": PASSWORD}))
-        await logged_in.wait()
-        if status != 200:
-            return
-        csrf = json.loads(body)["csrf_token"]
-        due = None
-        if interval:  # the users' phases spread over one interval
-            due = time.perf_counter() + rng.uniform(0, interval)
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
 
-        async def when_due():
-            nonlocal due
-            if due is None:
-                return None
-            wait = due - time.perf_counter()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            start, due = due, due + interval
-            return start
+    address = urlsplit(base)
 
-        n = 0
-        while time.monotonic() < stop_at():
-            if n % per_today == 0:
-                start = await when_due()
-                await timed(stats, "today", (200,), lambda: http.get("/today"), start)
-            start = await when_due()
-            await timed(stats, "checkin", (201,), lambda: http.post(
-                "/api/v1/checkins", json=checkin_body(rng), headers={"X-CSRFToken": csrf}),
-                start)
-            n += 1
+    def one(login):
+        conn = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        start = time.perf_counter()
+        try:
+            conn.request("POST", "/api/v1/session",
+                         json.dumps({"login": login, "password": PASSWORD}),
+                         {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            body = resp.read()
+            seconds = time.perf_counter() - start
+            if resp.status != 200:
+                return seconds, None
+            cookie = resp.getheader("Set-Cookie").split(";", 1)[0]
+            return seconds, (cookie, json.loads(body)["csrf_token"])
+        finally:
+            conn.close()
 
-
-async def bare(base: str, stats: Stats, stop_at, logged_in: asyncio.Barrier):
-    await logged_in.wait()
-    async with aiohttp.ClientSession(base) as http:
-        while time.monotonic() < stop_at():
-            await timed(stats, "bare", (200,), lambda: http.get("/"))
+    with ThreadPoolExecutor(len(logins)) as pool:
+        results = list(pool.map(one, logins))
+    sessions = [r[1] for r in results if r[1] is not None]
+    with open(users_file, "w") as fh:
+        fh.writelines(f"{cookie}\t{csrf}\n" for cookie, csrf in sessions)
+    times = sorted(r[0] * 1000 for r in results if r[1] is not None)
+    if not sessions:
+        raise SystemExit("no patient could log in")
+    q = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 \
+        else [times[0]] * 99
+    return {"requests": len(times), "seconds": None, "p50_ms": q[49], "p95_ms": q[94],
+            "max_ms": times[-1], "unexpected_status": len(results) - len(sessions)}
 
 
-async def run_users(make, users: int, seconds: float, warmup: float):
-    """Run `users` coroutines: they log in, then (all together) load for `warmup` +
-    `seconds`. Returns the logins' statistics, and those of the measured window."""
-    logins, measured, warm = Stats(), Stats(), Stats()
-    state = {"stats": logins, "stop_at": float("inf")}
-    logged_in = asyncio.Barrier(users + 1)
-
-    class Switch:  # every request lands in the logins, warm-up or measured statistics
-        def add(self, *args):
-            state["stats"].add(*args)
-
-    async def clock():
-        await logged_in.wait()
-        state["stats"] = warm
-        state["stop_at"] = time.monotonic() + warmup + seconds
-        await asyncio.sleep(warmup)
-        state["stats"] = measured
-        state["t"] = time.monotonic()
-        state["cpu"] = cpu_times()
-
-    stop_at = lambda: state["stop_at"]  # noqa: E731
-    await asyncio.gather(clock(), *(make(i, Switch(), stop_at, logged_in)
-                                    for i in range(users)))
-    elapsed = time.monotonic() - state["t"]
-    requests = sum(len(t) for t in measured.times.values())
-    measured.cpu = cpu_report(state["cpu"], cpu_times(), requests)
-    measured.times.update(logins.times)
-    measured.errors.update(logins.errors)
-    return measured, elapsed
+def wrk(base: str, kind: str, connections: int, seconds: float, rate: float,
+        users_file: str, report: str, seed: int) -> subprocess.Popen:
+    """Start one wrk process (one thread) playing `kind` requests with bench/patients.lua."""
+    return subprocess.Popen(
+        ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+         "-s", os.path.join(PROJECT, "bench", "patients.lua"), base, "--", kind, users_file,
+         f"{rate:.3f}", str(seed), report],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def report(stats: Stats, elapsed: float) -> dict:
-    out = {}
-    if stats.cpu:
-        print(stats.cpu, flush=True)
-    for kind in sorted(set(stats.times) | set(stats.errors)):
-        times = sorted(stats.times.get(kind, []))
-        errors = dict(stats.errors.get(kind, {}))
-        if times:
-            q = statistics.quantiles(times, n=100, method="inclusive") if len(times) > 1 \
-                else [times[0]] * 99
-            p50, p95, top = q[49] * 1000, q[94] * 1000, times[-1] * 1000
-        else:
-            p50 = p95 = top = float("nan")
-        rps = len(times) / elapsed
-        out[kind] = {"rps": rps, "p50": p50, "p95": p95}
-        print(f"{kind:8} n={len(times):6d} rps={rps:8.1f} p50_ms={p50:7.1f} "
-              f"p95_ms={p95:7.1f} max_ms={top:7.1f} errors={errors or 0}", flush=True)
-    return out
+def play(base: str, mix: list[tuple[str, int, float]], seconds: float, warmup: float,
+         users_file: str, tmp: str) -> tuple[dict, str]:
+    """Run one wrk process per request type in `mix` ((kind, connections, rate)), all at
+    once: first `warmup` seconds not counted, then `seconds` measured. Returns each kind's
+    figures and where the CPU went during the measured part."""
+    import json
+
+    def run_all(duration, counted):
+        # a new seed for every wrk process: the check-ins' client_ids never repeat (a
+        # repeated one is a replay, answered 200 with what was stored)
+        procs = {kind: wrk(base, kind, conns, duration, rate, users_file,
+                           os.path.join(tmp, f"{kind}.json"), random.randrange(2**31))
+                 for kind, conns, rate in mix}
+        for kind, proc in procs.items():
+            _out, err = proc.communicate()
+            if proc.returncode != 0:
+                raise SystemExit(f"wrk ({kind}) failed: {err.decode(errors='replace')}")
+        if counted:
+            return {kind: json.load(open(os.path.join(tmp, f"{kind}.json"))) for kind in procs}
+        return None
+
+    if warmup > 0:
+        run_all(warmup, False)
+    before = cpu_times()
+    figures = run_all(seconds, True)
+    requests = sum(f["requests"] for f in figures.values())
+    return figures, cpu_report(before, cpu_times(), requests)
+
+
+def report(figures: dict, cpu: str = "") -> None:
+    if cpu:
+        print(cpu, flush=True)
+    for kind, f in sorted(figures.items()):
+        ok = f["requests"] - f["unexpected_status"]
+        rps = f"{ok / f['seconds']:8.1f}" if f.get("seconds") else "       -"
+        errors = {k: f[k] for k in ("unexpected_status", "connect_errors", "read_errors",
+                                    "write_errors", "timeouts") if f.get(k)}
+        late = f" late={f['late']} (worst {f['worst_late_ms']:.0f} ms)" if "late" in f else ""
+        f["rps"] = ok / f["seconds"] if f.get("seconds") else 0.0
+        print(f"{kind:8} n={ok:6d} rps={rps} p50_ms={f['p50_ms']:7.1f} "
+              f"p95_ms={f['p95_ms']:7.1f} max_ms={f['max_ms']:7.1f} errors={errors or 0}{late}",
+              flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--users", type=int, default=50,
+                        help="patients logged in, and connections (all wrk processes)")
     parser.add_argument("--seconds", type=float, default=30,
                         help="the paced run (the figures of the last line)")
     parser.add_argument("--capacity-seconds", type=float, default=10,
@@ -381,11 +342,13 @@ def main() -> None:
     parser.add_argument("--checkins-per-today", type=int, default=4)
     parser.add_argument("--worker-connections", type=int, default=None,
                         help="connections a worker may hold (default: users / workers + 2, so "
-                             "that the users' keep-alive connections spread over every worker)")
+                             "that the keep-alive connections spread over every worker)")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
     args = parser.parse_args()
     if args.worker_connections is None:
         args.worker_connections = -(-args.users // args.workers) + 2
+    if not shutil.which("wrk"):
+        raise SystemExit("bench/load.py needs wrk (Debian: apt-get install wrk)")
 
     server = os.environ.get("DIARY_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432")
     tmp = tempfile.mkdtemp(prefix="diary-load-")
@@ -394,6 +357,9 @@ def main() -> None:
            "DIARY_INSTANCE_PATH": os.path.join(tmp, "instance"),
            "DIARY_SECRET_KEY": "load-bench", "DIARY_LOGIN_RATE_LIMIT": "100000 per minute"}
     env.pop("DIARY_SMTP_HOST", None)  # no mail server: nothing leaves; the outbox fills
+    # The users' connections, split between the two request types as their rates are
+    today_conns = max(1, round(args.users / (args.checkins_per_today + 1)))
+    checkin_conns = args.users - today_conns
     procs = []
     try:
         log(f"database {name}: migrating and enrolling {args.users} patients")
@@ -404,30 +370,31 @@ def main() -> None:
         log(f"gunicorn: {args.workers} gthread workers x {args.threads} threads, "
             f"{args.users} users")
         base = f"http://127.0.0.1:{port}"
-
-        def play(seconds, interval):
-            return asyncio.run(run_users(
-                lambda i, s, stop_at, barrier: patient(base, logins[i], s, stop_at,
-                                                       args.checkins_per_today, i, barrier,
-                                                       interval),
-                args.users, seconds, args.warmup))
+        users_file = os.path.join(tmp, "users.tsv")
+        login_figures = login_all(base, logins, users_file)
+        print(f"{args.users} patients log in at once (POST /api/v1/session; Argon2id)")
+        report({"login": login_figures})
 
         if args.capacity_seconds > 0:
-            stats, elapsed = play(args.capacity_seconds, None)
-            print(f"capacity: {args.users} users without think time, {elapsed:.1f} s measured, "
+            figures, cpu = play(base, [("checkin", checkin_conns, 0), ("today", today_conns, 0)],
+                                args.capacity_seconds, args.warmup, users_file, tmp)
+            print(f"capacity: {checkin_conns} connections posting check-ins and {today_conns} "
+                  f"asking for Today, without think time, {args.capacity_seconds:.0f} s; "
                   f"gunicorn {args.workers}x{args.threads} gthread (at most "
-                  f"{args.worker_connections} connections a worker), PostgreSQL; generator on "
-                  f"the same 2 cores")
-            report(stats, elapsed)
-        # Paced: each user's requests are due at a steady rate, so that all together they
-        # send --rate check-ins per second and a Today page every --checkins-per-today.
-        per_user = args.rate * (1 + 1 / args.checkins_per_today) / args.users
-        stats, elapsed = play(args.seconds, 1 / per_user)
+                  f"{args.worker_connections} connections a worker), PostgreSQL, wrk: all on "
+                  f"this machine's {os.cpu_count()} cores")
+            report(figures, cpu)
+        # Paced: the check-ins and Today pages are due on a steady schedule, so that all
+        # together the users send --rate check-ins per second and a Today page for every
+        # --checkins-per-today of them.
+        today_rate = args.rate / args.checkins_per_today
+        figures, cpu = play(base, [("checkin", checkin_conns, args.rate),
+                                   ("today", today_conns, today_rate)],
+                            args.seconds, args.warmup, users_file, tmp)
         stop(procs.pop())
-        print(f"paced: {args.users} users sending {args.rate:.0f} check-ins/s in all "
-              f"(one request every {1000 / per_user:.0f} ms each), {elapsed:.1f} s measured; "
-              f"latency from the moment each request was due")
-        figures = report(stats, elapsed)
+        print(f"paced: {args.rate:.0f} check-ins/s on {checkin_conns} connections and "
+              f"{today_rate:.0f} Today pages/s on {today_conns}, {args.seconds:.0f} s")
+        report(figures, cpu)
 
         bare_dir = os.path.join(tmp, "bare")
         os.makedirs(bare_dir)
@@ -436,14 +403,13 @@ def main() -> None:
         port = free_port()
         procs.append(gunicorn("bare_app:app", env, port, args.workers, args.threads, bare_dir,
                               os.path.join(tmp, "bare.log"), args.worker_connections))
-        base = f"http://127.0.0.1:{port}"
-        bare_stats, bare_elapsed = asyncio.run(run_users(
-            lambda i, s, stop_at, barrier: bare(base, s, stop_at, barrier), args.users,
-            args.bare_seconds, 1))
+        bare_figures, cpu = play(f"http://127.0.0.1:{port}", [("bare", args.users, 0)],
+                                 args.bare_seconds, 1, users_file, tmp)
         stop(procs.pop())
-        print(f"bare Flask app, same gunicorn settings, {args.users} users, "
-              f"{bare_elapsed:.1f} s measured")
-        bare_rps = report(bare_stats, bare_elapsed)["bare"]["rps"]
+        print(f"bare Flask app, same gunicorn settings, {args.users} connections without think "
+              f"time, {args.bare_seconds:.0f} s")
+        report(bare_figures, cpu)
+        bare_rps = bare_figures["bare"]["rps"]
     finally:
         for proc in procs:
             stop(proc)
@@ -452,10 +418,9 @@ def main() -> None:
         else:
             drop_database(server, name)
             shutil.rmtree(tmp, ignore_errors=True)
-    checkin = figures.get("checkin", {"rps": 0.0, "p95": float("nan")})
-    today = figures.get("today", {"p95": float("nan")})
-    print(f"load checkin_rps={checkin['rps']:.1f} checkin_p95_ms={checkin['p95']:.1f} "
-          f"today_p95_ms={today['p95']:.1f} bare_rps={bare_rps:.1f} "
+    checkin, today = figures["checkin"], figures["today"]
+    print(f"load checkin_rps={checkin['rps']:.1f} checkin_p95_ms={checkin['p95_ms']:.1f} "
+          f"today_p95_ms={today['p95_ms']:.1f} bare_rps={bare_rps:.1f} "
           f"ratio={checkin['rps'] / bare_rps:.3f}")
 
 
