@@ -294,9 +294,13 @@ def play(base: str, mix: list[tuple[str, int, float]], seconds: float, warmup: f
             _out, err = proc.communicate()
             if proc.returncode != 0:
                 raise SystemExit(f"wrk ({kind}) failed: {err.decode(errors='replace')}")
-        if counted:
-            return {kind: json.load(open(os.path.join(tmp, f"{kind}.json"))) for kind in procs}
-        return None
+        if not counted:
+            return None
+        figures = {}
+        for kind in procs:
+            with open(os.path.join(tmp, f"{kind}.json")) as fh:
+                figures[kind] = json.load(fh)
+        return figures
 
     if warmup > 0:
         run_all(warmup, False)
