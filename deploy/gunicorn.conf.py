@@ -22,6 +22,7 @@ own process (`flask --app app diary scheduler`, deploy/diary-scheduler.service).
 import gc
 import multiprocessing
 import os
+import socket
 
 bind = os.environ.get("DIARY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("DIARY_WEB_WORKERS") or 2 * multiprocessing.cpu_count())
@@ -54,7 +55,22 @@ def post_fork(server, worker):
             engine.dispose(close=False)  # forget the parent's pool; never close its sockets
 
 
+DEFER_ACCEPT_SECONDS = 30  # then the kernel hands the silent connection over anyway
+
+
 def post_worker_init(worker):
+    # A connection reaches the worker once its client has sent something. A gthread
+    # worker gives a new connection a thread that waits up to 5 s for its first bytes;
+    # a client that connects before it has a request (a browser's preconnect, a phone
+    # on a slow network) held that thread meanwhile, and with it every request queued
+    # behind it (bench/load.py at 100 check-ins/s: max latency 357-409 ms; 22 ms since). The
+    # kernel holds such connections instead (TCP_DEFER_ACCEPT, as nginx's "deferred";
+    # Linux). Set on the listeners each worker inherited: it survives a reload.
+    if hasattr(socket, "TCP_DEFER_ACCEPT"):
+        for listener in worker.sockets:
+            if listener.FAMILY in (socket.AF_INET, socket.AF_INET6):
+                listener.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT,
+                                         DEFER_ACCEPT_SECONDS)
     # The app is loaded (modules, models, templates' environment: ~150,000 objects that
     # live as long as the worker). Frozen, the garbage collector's full passes skip them:
     # measured with bench/request_cpu.py, the longest pause went from 75 to 38 ms and the

@@ -77,12 +77,12 @@ class Process:
 
 
 class Web(Process):
-    """gunicorn with the production settings (2 workers, 4 threads each)."""
+    """gunicorn with the production settings (2 workers, 4 threads each by default)."""
 
-    def __init__(self, env, log_path, port=None):
+    def __init__(self, env, log_path, port=None, workers=2, threads=4):
         self.port = port or free_port()
-        env = {**env, "DIARY_BIND": f"127.0.0.1:{self.port}", "DIARY_WEB_WORKERS": "2",
-               "DIARY_WEB_THREADS": "4"}
+        env = {**env, "DIARY_BIND": f"127.0.0.1:{self.port}", "DIARY_WEB_WORKERS": str(workers),
+               "DIARY_WEB_THREADS": str(threads)}
         super().__init__([os.path.join(VENV_BIN, "gunicorn"), "-c", "deploy/gunicorn.conf.py",
                           "app:app"], env, log_path)
 
