@@ -72,18 +72,16 @@ def materialise_plan(patient, *, actor, now: datetime) -> list[ScheduledDose]:
 def _statements() -> dict:
     """The queries of every patient page, built once."""
     pid = sa.bindparam("pid")
+    doses = (sa.select(ScheduledDose).where(ScheduledDose.patient_id == pid)
+             .order_by(ScheduledDose.planned_date, ScheduledDose.cure, ScheduledDose.day))
+    current = sa.and_(InjectionRecord.scheduled_dose_id == ScheduledDose.id,
+                      InjectionRecord.superseded_at.is_(None))
     return {
-        "doses": (sa.select(ScheduledDose).where(ScheduledDose.patient_id == pid)
-                  .order_by(ScheduledDose.planned_date, ScheduledDose.cure, ScheduledDose.day)),
+        "doses": doses,
         "records": sa.select(InjectionRecord).where(InjectionRecord.patient_id == pid,
                                                     InjectionRecord.superseded_at.is_(None)),
         # the plan with each dose's current record, in one round trip (the Today page)
-        "plan": (sa.select(ScheduledDose, InjectionRecord)
-                 .outerjoin(InjectionRecord, sa.and_(
-                     InjectionRecord.scheduled_dose_id == ScheduledDose.id,
-                     InjectionRecord.superseded_at.is_(None)))
-                 .where(ScheduledDose.patient_id == pid)
-                 .order_by(ScheduledDose.planned_date, ScheduledDose.cure, ScheduledDose.day)),
+        "plan": doses.add_columns(InjectionRecord).outerjoin(InjectionRecord, current),
     }
 
 
