@@ -43,6 +43,7 @@ one small machine, not for the server alone.
 import argparse
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -85,7 +86,7 @@ def free_port() -> int:
 def create_database(server_url: str) -> tuple[str, str]:
     import psycopg
     name = f"diary_load_{os.getpid()}"
-    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    plain = re.sub(r"^postgresql\+\w+://", "postgresql://", server_url)
     with psycopg.connect(plain + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -94,7 +95,7 @@ def create_database(server_url: str) -> tuple[str, str]:
 
 def drop_database(server_url: str, name: str) -> None:
     import psycopg
-    plain = server_url.replace("postgresql+psycopg://", "postgresql://")
+    plain = re.sub(r"^postgresql\+\w+://", "postgresql://", server_url)
     with psycopg.connect(plain + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -82,6 +82,57 @@ def _ping_idle_connections(app):
             raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
+def _end_reads_with_commit(app):
+    """End a request's transaction with COMMIT, not ROLLBACK, when it changed nothing.
+
+    psycopg forgets every statement it has prepared on the server at each ROLLBACK
+    (it sends DEALLOCATE ALL and counts anew), and Flask-SQLAlchemy ends a request by
+    closing its session, which rolls back. A Today page or any other read ended every
+    worker's prepared statements that way, so PostgreSQL parsed and planned each query
+    of every request again. For a transaction that ran no statement but SELECTs,
+    COMMIT and ROLLBACK are the same to the database (nothing to write, no WAL flush).
+
+    A request that failed (an exception), left objects in the session, audit events
+    pending, or ran any other statement (INSERT, UPDATE, DELETE, a CTE, anything not
+    starting with SELECT) is rolled back as before: nothing a refused request did is
+    kept.
+    """
+    import sqlalchemy as sa
+
+    from diary.audit.services import PENDING
+
+    with app.app_context():
+        engine = ext.db.engine
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        conn.info[_WROTE] = False
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def _statement(conn, _cursor, statement, _params, _context, _many):
+        if not statement.startswith("SELECT"):
+            conn.info[_WROTE] = True
+
+    @app.teardown_request
+    def _commit_reads(exc):
+        if exc is not None or not ext.db.session.registry.has():
+            return
+        session = ext.db.session()
+        if (not session.in_transaction() or session.new or session.dirty or session.deleted
+                or session.info.get(PENDING)):
+            return
+        if session.connection().info.get(_WROTE, True):
+            return
+        try:
+            session.commit()
+        except sa.exc.SQLAlchemyError:  # the answer is sent; the session's close rolls back
+            logging.getLogger(__name__).warning("ending a read-only transaction failed",
+                                                exc_info=True)
+
+
+_WROTE = "diary.wrote"
+
+
 # Feature packages, in the order their blueprints register. A feature's
 # `views.py` (blueprint `bp`), `models.py` and `setup.py` (`init_app(app)`)
 # are found by name, so adding a feature means adding it here only.
@@ -118,6 +169,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     ext.db.init_app(app)
     _sqlite_pragmas(app)
     _ping_idle_connections(app)
+    _end_reads_with_commit(app)
     ext.migrate.init_app(app, ext.db, directory=os.path.join(PROJECT_ROOT, "migrations"))
     ext.csrf.init_app(app)
     ext.limiter.init_app(app)
