@@ -67,6 +67,37 @@ def test_login_is_rate_limited_per_address(client, auth, world):
     assert api.get_json()["error"]["code"] == "throttled"
 
 
+@pytest.mark.config(RATELIMIT_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+def test_the_limited_views_check_their_limits_without_a_hook_on_every_request(app, client):
+    from diary.extensions import limiter
+
+    # no default limit: Flask-Limiter's check before every request is left out...
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    # ...and the views that carry a limit still apply it, the password choice as well
+    codes = [client.post("/enrol", data={"code": "nope"}).status_code for _ in range(4)]
+    assert codes == [422, 422, 422, 429]
+
+
+@pytest.fixture
+def default_limits_undone():
+    """The limiter is one object for every app of the test run: a default limit set by a
+    test's configuration would stay for the next apps."""
+    from diary.extensions import limiter
+
+    yield
+    limiter.limit_manager.set_default_limits([])
+
+
+@pytest.mark.config(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="2 per minute")
+def test_a_default_limit_keeps_the_check_before_every_request(default_limits_undone, app,
+                                                              client):
+    from diary.extensions import limiter
+
+    assert limiter._check_request_limit in app.before_request_funcs[None]
+    codes = [client.get("/healthz").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
 def test_session_cookie_flags(client, auth, world):
     resp = auth.login("P-0001")
     cookie = resp.headers.get("Set-Cookie")

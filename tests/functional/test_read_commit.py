@@ -1,4 +1,4 @@
-"""A request that only read ends its transaction with COMMIT; anything else rolls back.
+"""A GET that only read ends its transaction with COMMIT; anything else rolls back.
 
 psycopg drops every statement it prepared on the server at each ROLLBACK, and
 Flask-SQLAlchemy ends a request by closing its session (a rollback): reads ended
@@ -50,9 +50,17 @@ def routes(app):
         db.session.scalar(sa.select(sa.func.count(Site.id)))
         raise RuntimeError("a bug after a read")
 
+    def text_insert_then_refuse():
+        db.session.execute(sa.text(
+            "INSERT INTO sites (name, timezone, phone, alert_emails, escalation_emails, "
+            "language, created_at) VALUES ('text', 'UTC', '0', '[]', '[]', 'fr', "
+            "CURRENT_TIMESTAMP)"))
+        return {"error": "refused"}, 400
+
     for view in (read, add_then_refuse, flush_then_refuse, insert_then_refuse,
-                 audit_then_refuse, raise_after_reading):
+                 text_insert_then_refuse, audit_then_refuse, raise_after_reading):
         app.add_url_rule(f"/_test/{view.__name__}", view.__name__, view)
+    app.add_url_rule("/_test/post_read", "post_read", read, methods=["POST"])
     app.config["PROPAGATE_EXCEPTIONS"] = False
     return app
 
@@ -81,7 +89,8 @@ def test_a_request_that_only_read_commits(routes, client):
 
 
 @pytest.mark.parametrize("view", ["add_then_refuse", "flush_then_refuse",
-                                  "insert_then_refuse", "audit_then_refuse"])
+                                  "insert_then_refuse", "text_insert_then_refuse",
+                                  "audit_then_refuse"])
 def test_a_refused_request_keeps_nothing_it_changed(routes, client, view):
     before = _stored()
     ends = _ends(routes)
@@ -89,6 +98,12 @@ def test_a_refused_request_keeps_nothing_it_changed(routes, client, view):
     assert ends["commit"] == 0
     db.session.remove()  # the request's end in a server (the tests keep the app context)
     assert _stored() == before
+
+
+def test_only_get_and_head_requests_end_with_commit(routes, client):
+    ends = _ends(routes)
+    assert client.post("/_test/post_read").status_code == 200
+    assert ends["commit"] == 0
 
 
 def test_a_request_that_failed_after_reading_is_not_committed(routes, client):
