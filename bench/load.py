@@ -2,15 +2,18 @@
 
     .venv/bin/python bench/load.py [--users 50] [--rate 220] [--seconds 30]
                                    [--capacity-seconds 10] [--bare-seconds 10]
-                                   [--workers 2] [--threads 1] [--checkins-per-today 4]
+                                   [--workers 2] [--worker-class sync] [--threads 1]
+                                   [--checkins-per-today 4]
 
 Needs wrk (Debian: apt-get install wrk). What it does, all on 127.0.0.1:
 1. creates a PostgreSQL database (dropped at the end) on DIARY_BENCH_PG
    (default postgresql+psycopg://postgres@127.0.0.1:5432), brings it to the
    latest migration with `flask --app app diary init`, and enrols one site and
    one patient per virtual user (in a cure, so the Today page has a dose);
-2. serves the app with gunicorn and deploy/gunicorn.conf.py (gthread workers;
-   --workers/--threads), once every worker has booted; the login rate limit is
+2. serves the app with gunicorn and deploy/gunicorn.conf.py (its sync workers, as
+   behind nginx; --workers, --worker-class gthread --threads N to compare), once every
+   worker has booted; wrk talks to gunicorn directly, and a sync worker answers one
+   request a connection, so wrk connects again for each, as nginx does; the login rate limit is
    raised (DIARY_LOGIN_RATE_LIMIT), since every virtual user logs in from 127.0.0.1;
 3. logs the 50 patients in at once (POST /api/v1/session: the login figures), then
    plays them with wrk and bench/patients.lua: one wrk process posts check-ins
@@ -132,8 +135,10 @@ def prepare(env: dict, users: int) -> list[str]:
 # --- gunicorn --------------------------------------------------------------------------
 
 def gunicorn(app_spec: str, env: dict, port: int, workers: int, threads: int, chdir: str,
-             log_path: str, connections: int = 1000) -> subprocess.Popen:
+             log_path: str, connections: int = 1000, worker_class: str = "sync"
+             ) -> subprocess.Popen:
     env = {**env, "DIARY_BIND": f"127.0.0.1:{port}", "DIARY_WEB_WORKERS": str(workers),
+           "DIARY_WEB_WORKER_CLASS": worker_class,
            "DIARY_WEB_THREADS": str(threads), "DIARY_WEB_WORKER_CONNECTIONS": str(connections),
            "DIARY_ACCESS_LOG": ""}
     out = open(log_path, "ab")
@@ -339,15 +344,18 @@ def main() -> None:
                              "paced run (plus a Today page every --checkins-per-today)")
     parser.add_argument("--bare-seconds", type=float, default=10)
     parser.add_argument("--warmup", type=float, default=3)
-    # 2 x 1 on this 2-core machine: measured against 3 x 1 and 4 x 1 in turns, it served
-    # more (315-376 check-ins/s at capacity against 253-296 for 4 x 1) with less CPU per
-    # request (fewer processes taking turns on the cores, their caches kept warm)
+    # 2 workers on this 2-core machine: measured against 3 and 4 in turns (sync, paced),
+    # they used less CPU per request (4.8-5.2 ms against 5.7-6.0 in gunicorn: fewer
+    # processes taking turns on the cores) and kept p95 lower; gthread 2 x 1 likewise
+    # beat 4 x 1 (315-376 check-ins/s at capacity against 253-296)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gthread"))
+    parser.add_argument("--threads", type=int, default=1, help="gthread only")
     parser.add_argument("--checkins-per-today", type=int, default=4)
     parser.add_argument("--worker-connections", type=int, default=None,
-                        help="connections a worker may hold (default: users / workers + 2, so "
-                             "that the keep-alive connections spread over every worker)")
+                        help="gthread: connections a worker may hold (default: users / "
+                             "workers + 2, so that the keep-alive connections spread over "
+                             "every worker)")
     parser.add_argument("--keep", action="store_true", help="keep the database and logs")
     args = parser.parse_args()
     if args.worker_connections is None:
@@ -371,8 +379,12 @@ def main() -> None:
         logins = prepare(env, args.users)
         port = free_port()
         procs.append(gunicorn("app:app", env, port, args.workers, args.threads, PROJECT,
-                              os.path.join(tmp, "gunicorn.log"), args.worker_connections))
-        log(f"gunicorn: {args.workers} gthread workers x {args.threads} threads, "
+                              os.path.join(tmp, "gunicorn.log"), args.worker_connections,
+                              args.worker_class))
+        layout = (f"{args.workers} sync workers" if args.worker_class == "sync" else
+                  f"{args.workers}x{args.threads} gthread (at most {args.worker_connections} "
+                  f"connections a worker)")
+        log(f"gunicorn: {layout}, "
             f"{args.users} users")
         base = f"http://127.0.0.1:{port}"
         users_file = os.path.join(tmp, "users.tsv")
@@ -385,9 +397,8 @@ def main() -> None:
                                 args.capacity_seconds, args.warmup, users_file, tmp)
             print(f"capacity: {checkin_conns} connections posting check-ins and {today_conns} "
                   f"asking for Today, without think time, {args.capacity_seconds:.0f} s; "
-                  f"gunicorn {args.workers}x{args.threads} gthread (at most "
-                  f"{args.worker_connections} connections a worker), PostgreSQL, wrk: all on "
-                  f"this machine's {os.cpu_count()} cores")
+                  f"gunicorn {layout}, PostgreSQL, wrk: all on this machine's "
+                  f"{os.cpu_count()} cores")
             report(figures, cpu)
         # Paced: the check-ins and Today pages are due on a steady schedule, so that all
         # together the users send --rate check-ins per second and a Today page for every
@@ -407,7 +418,8 @@ def main() -> None:
             fh.write(BARE_APP)
         port = free_port()
         procs.append(gunicorn("bare_app:app", env, port, args.workers, args.threads, bare_dir,
-                              os.path.join(tmp, "bare.log"), args.worker_connections))
+                              os.path.join(tmp, "bare.log"), args.worker_connections,
+                              args.worker_class))
         bare_figures, cpu = play(f"http://127.0.0.1:{port}", [("bare", args.users, 0)],
                                  args.bare_seconds, 1, users_file, tmp)
         stop(procs.pop())

@@ -6,18 +6,25 @@ EnvironmentFile), so the file itself stays as shipped:
   DIARY_BIND          address to listen on (default 127.0.0.1:8000; the HTTPS proxy
                       in front of it is the only one that should reach it)
   DIARY_WEB_WORKERS   worker processes (default: 2 per core)
-  DIARY_WEB_THREADS   threads per worker (default 4)
-  DIARY_WEB_WORKER_CLASS  gthread (default) or sync (one request per connection: behind
-                      a buffering proxy only; bench/load.py compares them)
+  DIARY_WEB_WORKER_CLASS  sync (default) or gthread (see below)
+  DIARY_WEB_THREADS   threads per gthread worker (default 4)
   DIARY_WEB_WORKER_CONNECTIONS  connections one gthread worker may hold open (default 1000)
   DIARY_WEB_PRELOAD   1: load the app in the master before forking (default: in each worker)
   DIARY_WEB_MAX_REQUESTS  requests after which a worker is replaced (default 100000, +-10 %)
   DIARY_ACCESS_LOG    access log file, "-" for standard output (journald), empty for none
 
-Threaded workers (gthread): a request mostly waits on PostgreSQL, so a few
-threads per process keep the cores busy, and idle keep-alive connections from
-phones do not hold a whole process. The scheduler never runs here: it is its
-own process (`flask --app app diary scheduler`, deploy/diary-scheduler.service).
+Sync workers, behind the HTTPS proxy the deployment guide prescribes (nginx): the
+proxy holds the phones' connections, buffers slow uploads and answers, and hands
+gunicorn one request per connection. Every worker then takes its next request from
+the one queue of the listening socket, so whichever worker is free serves it; a
+gthread worker serves the requests of the connections it once accepted, in its own
+queue, and passes each request between its threads. bench/load.py, 220 check-ins/s
+and 55 Today pages/s on this project's 2-core machine, the same 2 workers in turns:
+check-in p95 42-157 ms with sync, 180-213 ms with gthread, for the same CPU per
+request. gthread (DIARY_WEB_WORKER_CLASS=gthread) is for a server that clients reach
+without such a proxy: its idle keep-alive connections do not each hold a process.
+The scheduler never runs here: it is its own process (`flask --app app diary
+scheduler`, deploy/diary-scheduler.service).
 """
 import gc
 import multiprocessing
@@ -26,7 +33,7 @@ import socket
 
 bind = os.environ.get("DIARY_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("DIARY_WEB_WORKERS") or 2 * multiprocessing.cpu_count())
-worker_class = os.environ.get("DIARY_WEB_WORKER_CLASS") or "gthread"
+worker_class = os.environ.get("DIARY_WEB_WORKER_CLASS") or "sync"
 threads = int(os.environ.get("DIARY_WEB_THREADS") or 4)
 # A cap keeps one worker from holding most keep-alive connections while the others
 # sit idle: the first worker ready after a start accepted every waiting connection and
@@ -59,13 +66,13 @@ DEFER_ACCEPT_SECONDS = 30  # then the kernel hands the silent connection over an
 
 
 def post_worker_init(worker):
-    # A connection reaches the worker once its client has sent something. A gthread
-    # worker gives a new connection a thread that waits up to 5 s for its first bytes;
-    # a client that connects before it has a request (a browser's preconnect, a phone
-    # on a slow network) held that thread meanwhile, and with it every request queued
-    # behind it (bench/load.py at 100 check-ins/s: max latency 357-409 ms; 22 ms since). The
-    # kernel holds such connections instead (TCP_DEFER_ACCEPT, as nginx's "deferred";
-    # Linux). Set on the listeners each worker inherited: it survives a reload.
+    # A connection reaches the worker once its client has sent something. A sync worker
+    # would wait on a connection that sends nothing yet (a browser's preconnect, a phone
+    # on a slow network), and a gthread worker gives it a thread for up to 5 s; every
+    # request queued behind it waited meanwhile (gthread, bench/load.py at 100
+    # check-ins/s: max latency 357-409 ms; 22 ms since). The kernel holds such
+    # connections instead (TCP_DEFER_ACCEPT, as nginx's "deferred"; Linux). Set on the
+    # listeners each worker inherited: it survives a reload.
     if hasattr(socket, "TCP_DEFER_ACCEPT"):
         for listener in worker.sockets:
             if listener.FAMILY in (socket.AF_INET, socket.AF_INET6):

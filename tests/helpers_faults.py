@@ -77,12 +77,14 @@ class Process:
 
 
 class Web(Process):
-    """gunicorn with the production settings (2 workers, 4 threads each by default)."""
+    """gunicorn with the production settings (2 workers; sync unless worker_class says)."""
 
-    def __init__(self, env, log_path, port=None, workers=2, threads=4):
+    def __init__(self, env, log_path, port=None, workers=2, threads=4, worker_class=None):
         self.port = port or free_port()
         env = {**env, "DIARY_BIND": f"127.0.0.1:{self.port}", "DIARY_WEB_WORKERS": str(workers),
                "DIARY_WEB_THREADS": str(threads)}
+        if worker_class:
+            env["DIARY_WEB_WORKER_CLASS"] = worker_class
         super().__init__([os.path.join(VENV_BIN, "gunicorn"), "-c", "deploy/gunicorn.conf.py",
                           "app:app"], env, log_path)
 

@@ -9,12 +9,14 @@ from tests.helpers_faults import Web, process_env
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="TCP_DEFER_ACCEPT is Linux's")
-def test_a_silent_connection_does_not_hold_the_worker(app, tmp_path):
+@pytest.mark.parametrize("worker_class", ["sync", "gthread"])
+def test_a_silent_connection_does_not_hold_the_worker(app, tmp_path, worker_class):
     """A client that connects and sends nothing yet (a browser's preconnect) must not
     keep others waiting: with one worker and one thread, a gthread worker used to give
-    it the thread for up to 5 s before answering anyone else."""
+    it the thread for up to 5 s before answering anyone else, and a sync worker would
+    wait on it until its timeout."""
     web = Web(process_env(tmp_path / "instance"), tmp_path / "web.log", workers=1,
-              threads=1).start()
+              threads=1, worker_class=worker_class).start()
     silent = []
     try:
         for _ in range(2):
