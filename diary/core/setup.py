@@ -143,8 +143,20 @@ def refuse_nul_characters():
     return None
 
 
+def static_url(filename: str) -> str:
+    """url_for("static", filename=...), built once for each file and script root: the
+    page frame links six static files on every page (about 2 % of a Today page's CPU)."""
+    key = (request.script_root, filename)
+    built = current_app.extensions.setdefault("diary.static_urls", {})
+    url = built.get(key)
+    if url is None:
+        url = built[key] = url_for("static", filename=filename)
+    return url
+
+
 def init_app(app):
     app.before_request(refuse_nul_characters)
+    app.add_template_global(static_url)
     app.add_template_filter(decimal, "decimal")
     app.add_template_filter(long_day, "long_day")
     app.add_template_filter(short_day, "short_day")
