@@ -39,9 +39,10 @@ Prints, for each run, where the CPU went (ms per request of gunicorn, PostgreSQL
 and wrk, read from /proc), then count, throughput, p50/p95/max latency per request
 type, and last:
     load checkin_rps=<x> checkin_p95_ms=<y> today_p95_ms=<z> bare_rps=<b> ratio=<x/b>
-wrk shares the machine's 2 cores with gunicorn and PostgreSQL (about 0.1 ms of CPU a
-request; the aiohttp generator it replaced took 0.7): the figures are for all three on
-one small machine, not for the server alone.
+wrk shares the machine's 2 cores with gunicorn and PostgreSQL (0.1 ms of CPU a request
+on kept-alive connections, 0.2 ms when it connects again for each, with sync workers;
+the aiohttp generator it replaced took 0.7): the figures are for all three on one small
+machine, not for the server alone.
 """
 import argparse
 import os
