@@ -48,7 +48,8 @@ def end_read_with_commit(session) -> None:
     SQL): nothing a refused request did is kept. Writes go through the session (its
     execute() or its unit of work); the two reads that use its connection directly
     (the reminder sweep, the dashboards' aggregates) are not seen here, and a change
-    of clinical data made that way would still hold its audit event back.
+    of clinical data made that way would still leave its audit event pending, which
+    rolls it back.
     """
     if (not session.in_transaction() or session.new or session.dirty or session.deleted
             or session.info.get(WROTE)):
@@ -59,9 +60,8 @@ def end_read_with_commit(session) -> None:
         return
     try:
         session.commit()
-    except sa.exc.SQLAlchemyError:  # the answer is sent; closing the session rolls back
-        logging.getLogger(__name__).warning("ending a read-only transaction failed",
-                                            exc_info=True)
+    except sa.exc.SQLAlchemyError as exc:  # the answer is sent; the session's close rolls back
+        logging.getLogger(__name__).warning("ending a read-only transaction failed: %s", exc)
 
 
 @sa.event.listens_for(so.Session, "do_orm_execute")

@@ -57,8 +57,16 @@ def routes(app):
             "CURRENT_TIMESTAMP)"))
         return {"error": "refused"}, 400
 
+    def statement_failed():
+        try:
+            db.session.execute(sa.text("SELECT * FROM no_such_table"))
+        except sa.exc.DBAPIError:
+            return {"error": "unavailable"}, 503
+        return {}, 200
+
     for view in (read, add_then_refuse, flush_then_refuse, insert_then_refuse,
-                 text_insert_then_refuse, audit_then_refuse, raise_after_reading):
+                 text_insert_then_refuse, audit_then_refuse, raise_after_reading,
+                 statement_failed):
         app.add_url_rule(f"/_test/{view.__name__}", view.__name__, view)
     app.add_url_rule("/_test/post_read", "post_read", read, methods=["POST"])
     app.config["PROPAGATE_EXCEPTIONS"] = False
@@ -98,6 +106,14 @@ def test_a_refused_request_keeps_nothing_it_changed(routes, client, view):
     assert ends["commit"] == 0
     db.session.remove()  # the request's end in a server (the tests keep the app context)
     assert _stored() == before
+
+
+def test_a_failed_statement_keeps_its_answer(routes, client):
+    """A read whose statement failed (the view answered 503) is not made worse at the
+    end: the answer stands and the next request works."""
+    assert client.get("/_test/statement_failed").status_code == 503
+    db.session.remove()
+    assert client.get("/_test/read").status_code == 200
 
 
 def test_only_get_and_head_requests_end_with_commit(routes, client):
