@@ -26,10 +26,16 @@ def nav_items(user) -> tuple[dict, ...]:
     """The bar of `user`'s role, in the page's language: built once for each role,
     language and script root (the same on every page), not on each page (four URLs
     and four translated labels: about 5 % of a Today page's CPU, measured)."""
-    key = (user.role, str(get_locale()), request.script_root)
-    built = current_app.extensions.setdefault("diary.nav", {})
-    items = built.get(key)
-    if items is None:
-        items = built[key] = tuple({"url": url_for(item.endpoint), "label": str(item.label)}
-                                   for item in NAV if user.role in item.roles)
-    return items
+    return built_once("diary.nav", (user.role, str(get_locale()), request.script_root),
+                      lambda: tuple({"url": url_for(item.endpoint), "label": str(item.label)}
+                                    for item in NAV if user.role in item.roles))
+
+
+def built_once(name: str, key, build):
+    """What `build()` returns, kept in the app under (name, key) after the first call:
+    for the parts of a page that are the same on every page of a role or language."""
+    built = current_app.extensions.setdefault(name, {})
+    value = built.get(key)
+    if value is None:
+        value = built[key] = build()
+    return value

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.exc import IntegrityError
 
+from diary.audit.services import PENDING
 from diary.extensions import db
 
 WROTE = "diary.wrote"
@@ -52,11 +53,7 @@ def end_read_with_commit(session) -> None:
     rolls it back.
     """
     if (not session.in_transaction() or session.new or session.dirty or session.deleted
-            or session.info.get(WROTE)):
-        return
-    from diary.audit.services import PENDING
-
-    if session.info.get(PENDING):
+            or session.info.get(WROTE) or session.info.get(PENDING)):
         return
     try:
         session.commit()
