@@ -35,11 +35,13 @@ def thresholds_for(patient) -> dict:
     return protocol_data.alert_thresholds(patient.protocol)
 
 
-def raise_alerts(patient, checkin, now: datetime) -> list[Raised]:
-    """Evaluate `checkin` against the patient's history; store alerts and their evidence."""
+def raise_alerts(patient, checkin, now: datetime, history=None) -> list[Raised]:
+    """Evaluate `checkin` against the patient's history (read here unless given: the
+    check-in's own statement may have read it); store alerts and their evidence."""
     from diary.checkins.services import history_for, values_of
 
-    history = history_for(patient, checkin.diary_date, exclude_id=checkin.id)
+    if history is None:
+        history = history_for(patient, checkin.diary_date, exclude_id=checkin.id)
     fired = rules.evaluate(values_of(checkin), history, thresholds_for(patient))
     raised = []
     for f in fired:

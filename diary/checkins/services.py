@@ -237,13 +237,20 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
         marked = code in values["new_or_worse"]
         if grade is not None or marked:
             items.append({"code": code, "grade": grade, "new_or_worse": marked})
+    history = None
     try:
-        # Two INSERT statements rather than the unit of work: this runs for every
-        # check-in, and the rows are known in full.
-        checkin_id = db.session.execute(_insert_statement(), row).scalar_one()
-        if items:  # a statement compiled once, the rows sent together (executemany)
-            db.session.execute(_items_insert_statement(),
-                               [dict(item, checkin_id=checkin_id) for item in items])
+        if db.session.get_bind().dialect.name == "postgresql":
+            # One statement, one round trip: the check-in, its items and the rules'
+            # history (data-modifying WITHs; the query sees the database as it was
+            # before them, so the new check-in is not in its own history)
+            checkin_id, history = _insert_with_history(patient, row, items)
+        else:
+            # Two INSERT statements rather than the unit of work: this runs for every
+            # check-in, and the rows are known in full.
+            checkin_id = db.session.execute(_insert_statement(), row).scalar_one()
+            if items:  # a statement compiled once, the rows sent together (executemany)
+                db.session.execute(_items_insert_statement(),
+                                   [dict(item, checkin_id=checkin_id) for item in items])
     except sa.exc.IntegrityError:
         # The same client_id arrived twice at once and the other request stored it.
         # The check-in is this request's first write, so rolling back loses nothing
@@ -261,7 +268,7 @@ def record_checkin(patient, data: dict, *, actor, now: datetime, source: str = "
     checkin.symptoms = [CheckInSymptom(checkin_id=checkin_id, **item) for item in items]
     audit.record("create", "checkin", checkin.id, actor=actor, now=now, patient=patient,
                  after=to_json(checkin) | {"photo": bool(photo)})
-    raised = alert_services.raise_alerts(patient, checkin, now)
+    raised = alert_services.raise_alerts(patient, checkin, now, history=history)
     from diary.alerts.rules import advice_for
     return Saved(checkin, True, raised, advice_for(raised))
 
@@ -292,34 +299,83 @@ def _items_insert_statement():
     return CheckInSymptom.__table__.insert()
 
 
-@cache
-def _history_statement():
-    """One round trip: the previous diary day's check-ins and the latest check-in up to
-    the day ("earlier" in diary order: an earlier day, or the same day received
-    before), a row per graded item. Built once, and read as plain rows: every
-    check-in runs it."""
+def _history_query(*, exclude: bool = True) -> sa.Select:
+    """The previous diary day's check-ins and the latest check-in up to the day
+    ("earlier" in diary order: an earlier day, or the same day received before), a
+    row per graded item; without `exclude`, no check-in is left out by id."""
     p = sa.bindparam
     c, s = CheckIn.__table__.c, CheckInSymptom.__table__.c
-    mine = (c.patient_id == p("pid"), c.id != p("exclude"))
+    mine = (c.patient_id == p("pid"),) + ((c.id != p("exclude"),) if exclude else ())
     latest = (sa.select(c.id).where(*mine, c.diary_date <= p("day"))
               .order_by(c.diary_date.desc(), c.received_at.desc(), c.id.desc())
               .limit(1).scalar_subquery())
     return (sa.select(c.id, c.diary_date, c.received_at, c.temperature_c, c.warning_signs,
-                      c.site_diameter_cm, c.site_ulceration, s.code, s.grade, s.new_or_worse)
+                      c.site_diameter_cm, c.site_ulceration, s.id.label("item_id"), s.code,
+                      s.grade, s.new_or_worse)
             .select_from(CheckIn.__table__.outerjoin(CheckInSymptom.__table__,
                                                      s.checkin_id == c.id))
-            .where(*mine, sa.or_(c.diary_date == p("day_before"), c.id == latest))
-            .order_by(c.id, s.id))
+            .where(*mine, sa.or_(c.diary_date == p("day_before"), c.id == latest)))
+
+
+@cache
+def _history_statement():
+    """One round trip, built once, read as plain rows: every check-in runs it."""
+    query = _history_query()
+    return query.order_by(query.selected_columns.id, query.selected_columns.item_id)
+
+
+@cache
+def _insert_with_history_statement():
+    """PostgreSQL: the check-in (its id returned), its graded items (three arrays of the
+    same length, unnested into rows) and the rules' history, in one statement. The
+    history is joined to the new id with LEFT JOIN ON true: one row at least, the
+    id in each."""
+    from sqlalchemy.dialects import postgresql as pg
+
+    p, checkins, symptoms = sa.bindparam, CheckIn.__table__, CheckInSymptom.__table__
+    new = (checkins.insert()
+           .values({col.name: p(col.name, type_=col.type)
+                    for col in checkins.columns if col.name != "id"})
+           .returning(checkins.c.id).cte("new_checkin"))
+    item = (sa.func.unnest(p("codes", type_=pg.ARRAY(sa.String)),
+                           p("grades", type_=pg.ARRAY(sa.SmallInteger)),
+                           p("marks", type_=pg.ARRAY(sa.Boolean)))
+            .table_valued("code", "grade", "new_or_worse").render_derived("item"))
+    add_items = symptoms.insert().from_select(
+        ["checkin_id", "code", "grade", "new_or_worse"],
+        sa.select(new.c.id, item.c.code, item.c.grade, item.c.new_or_worse)
+        .select_from(new).join(item, sa.true())).cte("new_items")
+    history = _history_query(exclude=False).subquery("history")
+    return (sa.select(new.c.id.label("new_id"), history)
+            .select_from(new.outerjoin(history, sa.true()))
+            .order_by(history.c.id, history.c.item_id)
+            .add_cte(add_items))
+
+
+def _insert_with_history(patient, row: dict, items: list[dict]):
+    """Store a check-in and its items and read the rules' history (PostgreSQL)."""
+    rows = db.session.execute(_insert_with_history_statement(), row | {
+        "codes": [i["code"] for i in items], "grades": [i["grade"] for i in items],
+        "marks": [i["new_or_worse"] for i in items],
+        "pid": patient.id, "day": row["diary_date"],
+        "day_before": row["diary_date"] - timedelta(days=1)}).all()
+    return rows[0].new_id, _history_of_rows(
+        [r for r in rows if r.id is not None], row["diary_date"])
 
 
 def history_for(patient, diary_date: date, exclude_id: int | None = None):
     """The rules' view of the past: the latest earlier check-in and the previous diary day's."""
+    return _history_of_rows(db.session.execute(_history_statement(), {
+        "pid": patient.id, "exclude": exclude_id if exclude_id is not None else 0,
+        "day": diary_date, "day_before": diary_date - timedelta(days=1)}), diary_date)
+
+
+def _history_of_rows(rows, diary_date: date):
+    """The History of the history query's rows, in check-in and item order."""
     from diary.alerts.rules import History
 
     found: dict[int, tuple] = {}  # id -> (order key, values as values_of() gives them)
-    for row in db.session.execute(_history_statement(), {
-            "pid": patient.id, "exclude": exclude_id if exclude_id is not None else 0,
-            "day": diary_date, "day_before": diary_date - timedelta(days=1)}):
+    for row in rows:
         if row.id not in found:
             found[row.id] = ((row.diary_date, row.received_at, row.id), values_of(row))
         values = found[row.id][1]

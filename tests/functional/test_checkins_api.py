@@ -229,3 +229,49 @@ def test_a_client_id_stored_meanwhile_returns_the_stored_result(patient_client, 
     again = post(patient_client, data)
     assert again.status_code == 200 and again.get_json() == first
     assert count(CheckIn) == 1 and count(Alert) == 1
+
+
+def test_the_rules_compare_with_the_latest_earlier_checkin_and_its_items(
+        app, patient_client, frozen_clock):
+    """The rules' history: on PostgreSQL it comes back from the check-in's own INSERT
+    statement (one round trip for the check-in, its items and the history), on SQLite
+    from a query of its own; both must give the latest earlier check-in, here one of
+    the same day rather than an older one, and never the new check-in itself."""
+    import re
+
+    import sqlalchemy as sa
+
+    from diary.extensions import db
+
+    frozen_clock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+    post(patient_client, body(diary_date="2026-11-22", symptoms={"asthenia": 3}))
+    frozen_clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    morning = post(patient_client, body(symptoms={"purpura": 0, "asthenia": 1},
+                                        new_or_worse=["leg_edema"])).get_json()
+    # asthenia 1 after 3 three days earlier: nothing worse
+    assert "D6" not in {a["rule"] for a in morning["alerts"]}
+    frozen_clock(datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    statements = []
+
+    def seen(conn, cursor, statement, *args):
+        if re.search(r"\b(checkins|checkin_symptoms)\b", statement):
+            statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        afternoon = post(patient_client, body(symptoms={"purpura": 1, "asthenia": 3}))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", seen)
+    assert afternoon.status_code == 201
+    rules = {a["rule"]: a["id"] for a in afternoon.get_json()["alerts"]}
+    assert {"D2", "D5", "D6"} <= set(rules)
+    evidence = {e.alert.rule: e.values for e in
+                AlertEvidence.query.filter_by(checkin_id=afternoon.get_json()["id"])}
+    assert evidence["D6"] == {"asthenia": {"grade": 3, "previous": 1}}
+    assert evidence["D2"] == {"purpura": 1, "new_or_worse": False, "previous_purpura": 0}
+    stored = db.session.get(CheckIn, morning["id"])
+    assert stored.grades == {"purpura": 0, "asthenia": 1}
+    assert stored.new_or_worse == ["leg_edema"]
+    assert count(CheckInSymptom) == 1 + 3 + 2
+    # the check-in, its items and the history: one statement on PostgreSQL, three on SQLite
+    assert len(statements) == (1 if db.engine.dialect.name == "postgresql" else 3)

@@ -14,12 +14,12 @@ def test_unique_key_race_on_an_alert_is_retried(app, client, world, frozen_clock
     real = alert_services.raise_alerts
     calls = {"n": 0}
 
-    def lose_the_race_once(patient, checkin, now):
+    def lose_the_race_once(patient, checkin, now, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             # what the database says when another request inserted the same alert first
             raise sa.exc.IntegrityError("INSERT INTO alerts", {}, Exception("uq_alerts_patient_rule_day"))
-        return real(patient, checkin, now)
+        return real(patient, checkin, now, **kwargs)
 
     monkeypatch.setattr(alert_services, "raise_alerts", lose_the_race_once)
     token = client.post("/api/v1/session", json={"login": "P-0001", "password": PASSWORD}
