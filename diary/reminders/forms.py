@@ -2,11 +2,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, TimeField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-WEEKDAYS = ((0, _l("Monday")), (1, _l("Tuesday")), (2, _l("Wednesday")), (3, _l("Thursday")),
-            (4, _l("Friday")), (5, _l("Saturday")), (6, _l("Sunday")))
-LANGUAGE_CHOICES = (("en", "English"), ("fr", "Français"))
+WEEKDAYS = [SelectChoice(day, label) for day, label in enumerate((
+    _l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"),
+    _l("Sunday")))]
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français")]
 
 
 class SettingsForm(FlaskForm):
