@@ -9,6 +9,7 @@ attributes (fill, stroke) that the classes of static/css/app.css (block
 Every chart is `role="img"` with a <title> and a <desc>; the page puts a text
 alternative (a table or a summary) beside it.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import escape
@@ -99,12 +100,20 @@ def _day_label(day: date) -> str:
     return f"{day.day}/{day.month}"
 
 
+def _one_decimal(value: float) -> str:
+    return f"{value:.1f}"
+
+
 def timeline_svg(data: Timeline, *, title: str, desc: str, labels: dict[str, str] | None = None,
-                 id_prefix: str = "timeline", width: int = 720) -> Markup:
+                 id_prefix: str = "timeline", width: int = 720,
+                 day_text: Callable[[date], str] = date.isoformat,
+                 degrees_text: Callable[[float], str] = _one_decimal) -> Markup:
     """Temperature line, symptom grades (one row per item answered above 0), doses, alerts.
 
     `labels` maps item codes and the words "temperature", "doses", "alerts" to
-    the text shown on the left; codes without a label show as the code.
+    the text shown on the left; codes without a label show as the code. The tooltips
+    write days with `day_text` and temperatures with `degrees_text` (the page passes
+    the reader's language's).
     """
     labels = labels or {}
     left, right = 96, 8
@@ -160,7 +169,7 @@ def timeline_svg(data: Timeline, *, title: str, desc: str, labels: dict[str, str
         for d, t in points:
             fever = f' class="fever" fill="{_FILL["fever"]}"' if t >= 38.0 else ""
             out.append(f'<circle cx="{_n(x(d) + step / 2)}" cy="{_n(ty(t))}" r="2.5"{fever}>'
-                       f'<title>{d.isoformat()}: {t:.1f} °C</title></circle>')
+                       f'<title>{escape(day_text(d))}: {escape(degrees_text(t))} °C</title></circle>')
         out.append("</g>")
     # symptom rows: a cell per day with a grade above 0, darker when worse
     for i, code in enumerate(rows):
@@ -171,7 +180,7 @@ def timeline_svg(data: Timeline, *, title: str, desc: str, labels: dict[str, str
         for d, g in sorted(grades[code].items()):
             if g > 0:
                 out.append(f'<rect class="g{g}" x="{_n(x(d))}" y="{y + 1}" width="{_n(max(step, 1.5))}"'
-                           f' height="{row_h - 2}" fill="{_FILL[f"g{g}"]}"><title>{d.isoformat()}: '
+                           f' height="{row_h - 2}" fill="{_FILL[f"g{g}"]}"><title>{escape(day_text(d))}: '
                            f'{escape(str(labels.get(code, code)))} {g}/4</title></rect>')
     # doses: filled circle taken, ring not taken, cross missed, small dot to come
     out.append(f'<text x="4" y="{dose_top + 12}" fill="#333">{escape(labels.get("doses", "doses"))}</text>')
@@ -180,7 +189,7 @@ def timeline_svg(data: Timeline, *, title: str, desc: str, labels: dict[str, str
         if not data.inside(d):
             continue
         cx, cy = x(d) + step / 2, dose_top + 9
-        tip = f"<title>{d.isoformat()}: {escape(labels.get(status, status))}</title>"
+        tip = f"<title>{escape(day_text(d))}: {escape(labels.get(status, status))}</title>"
         colour = _FILL.get(status, "#333")
         if status == "taken":
             out.append(f'<circle class="dose-taken" cx="{_n(cx)}" cy="{cy}" r="{_n(r)}" fill="{colour}">{tip}</circle>')
@@ -197,7 +206,7 @@ def timeline_svg(data: Timeline, *, title: str, desc: str, labels: dict[str, str
             continue
         cx = x(d) + step / 2
         out.append(f'<path class="alert-{tier}" d="M{_n(cx)} {alert_y + 14}l-6 -12h12z" '
-                   f'fill="{_FILL.get(tier, "#333")}"><title>{d.isoformat()}: '
+                   f'fill="{_FILL.get(tier, "#333")}"><title>{escape(day_text(d))}: '
                    f'{escape(labels.get(tier, tier))}</title></path>')
     # the day axis
     out.append('<g class="labels" fill="#333">')
@@ -223,8 +232,9 @@ class HeatRow:
 
 def heatmap_svg(rows: list[HeatRow], start: date, end: date, *, title: str, desc: str,
                 labels: dict[str, str] | None = None, id_prefix: str = "heatmap",
-                width: int = 720) -> Markup:
-    """Patients by days: a cell per day on which something was expected."""
+                width: int = 720, day_text: Callable[[date], str] = date.isoformat) -> Markup:
+    """Patients by days: a cell per day on which something was expected (the tooltips
+    write days with `day_text`)."""
     labels = labels or {}
     left, right, top, row_h = 64, 4, 16, 12
     days = (end - start).days + 1
@@ -253,7 +263,7 @@ def heatmap_svg(rows: list[HeatRow], start: date, end: date, *, title: str, desc
             i = (day - start).days
             out.append(f'<rect class="hm-{state}" x="{_n(left + i * step + 0.5)}" y="{y + 1}" '
                        f'width="{_n(max(step - 1, 1))}" height="{row_h - 2}" fill="{_FILL[state]}">'
-                       f'<title>{escape(row.label)} {day.isoformat()}: '
+                       f'<title>{escape(row.label)} {escape(day_text(day))}: '
                        f'{escape(labels.get(state, state))}</title></rect>')
     out.append("</svg>")
     # every text in it went through escape(); the rest are numbers, dates and codes

@@ -16,6 +16,7 @@ from diary.alerts.models import Alert
 from diary.checkins.forms import to_api
 from diary.checkins.items import GRADES, SYMPTOMS, WARNING_SIGNS
 from diary.checkins.models import CheckIn
+from diary.core.setup import decimal, short_day
 from diary.dashboards import history, services
 from diary.dashboards.charts import HeatRow, heatmap_svg, timeline_svg
 from diary.dashboards.forms import CheckInCorrectionForm
@@ -62,7 +63,8 @@ def _timeline_chart(patient, data, id_prefix: str):
     title = _("Timeline of %(code)s: temperature, symptoms, doses and alerts",
               code=patient.study_code)
     svg = timeline_svg(data.timeline, title=title, desc=desc, labels=chart_labels(),
-                       id_prefix=id_prefix)
+                       id_prefix=id_prefix, day_text=short_day,
+                       degrees_text=lambda value: decimal(value, 1))
     return svg, desc
 
 
@@ -114,9 +116,9 @@ def dashboard():
             title=_("Calendar of what was done and missed, last %(n)d days", n=f["days"]),
             desc=_("%(patients)d patients by day from %(start)s to %(end)s: %(missed)d days "
                    "with everything expected missed. The table above gives the same figures.",
-                   patients=len(shown), start=start.isoformat(), end=end.isoformat(),
+                   patients=len(shown), start=short_day(start), end=short_day(end),
                    missed=missed),
-            labels=chart_labels())
+            labels=chart_labels(), day_text=short_day)
     sites = db.session.execute(
         sa.select(Site).where(Site.id.in_(scope.visible_site_ids(current_user)))
         .order_by(Site.name)).scalars().all()
@@ -229,7 +231,7 @@ def correct_checkin(patient_id: int, checkin_id: int):
         else:
             db.session.commit()
             flash(_("The check-in of %(day)s was corrected.",
-                    day=checkin.diary_date.isoformat()), "success")
+                    day=short_day(checkin.diary_date)), "success")
             return redirect(url_for("dashboards.patient_history", patient_id=patient.id,
                                     _anchor=f"checkin-{checkin.id}"))
     else:

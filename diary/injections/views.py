@@ -9,6 +9,7 @@ from flask_login import current_user
 from diary import clock
 from diary.accounts.decorators import role_required
 from diary.accounts.scope import get_patient_or_404, get_scoped_or_404, patients_query
+from diary.core.setup import short_day
 from diary.errors import Invalid
 from diary.extensions import db
 from diary.injections import services
@@ -163,7 +164,7 @@ def _plan_page(patient, shift_form=None, dose_form=None, status=200):
     shift_form.cure.choices = choices((c, _("Cure %(n)d", n=c)) for c in cures)
     dose_form.dose_id.choices = choices(
         (r.dose.id, _("Cure %(cure)d day %(day)d (%(date)s)", cure=r.dose.cure, day=r.dose.day,
-                      date=r.dose.planned_date.isoformat()))
+                      date=short_day(r.dose.planned_date)))
         for r in rows if r.record is None)
     return render_template("injections/staff_plan.html", patient=patient, rows=rows,
                            shift_form=shift_form, dose_form=dose_form,

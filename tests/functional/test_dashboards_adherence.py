@@ -69,7 +69,7 @@ def test_dashboard_page_shows_the_figures_and_the_heat_map(history, client, auth
     assert resp.status_code == 200
     assert "8/10" in html and "13/16" in html and "C2 3/5" in html
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-heatmap" role="group"' in html
-    assert "P-0001 2026-11-19: missed" in html
+    assert "P-0001 19 Nov 2026: missed" in html
     assert "style=" not in html
 
 
