@@ -74,10 +74,18 @@ def local_time(moment: datetime | None, tz_name: str | None = None, seconds: boo
         wall = clock.local_datetime(moment, tz_name or "UTC")
     except (ZoneInfoNotFoundError, ValueError):  # not a zone: say plainly that it is UTC
         tz_name, wall = "UTC", moment.astimezone(UTC)
+    return f"{wall_time(wall, seconds)} ({tz_name or 'UTC'})"
+
+
+def wall_time(wall: datetime | None, seconds: bool = False) -> str:
+    """A time as a clock reads it (the page names the zone), in the reader's language:
+    "30 Nov 2026, 14:05", "30 nov. 2026, 14:05"."""
+    if wall is None:
+        return ""
     time_pattern = "HH:mm:ss" if seconds else "HH:mm"  # 24-hour clock, as on the wards
     pattern = (get_datetime_format("medium", locale=get_locale())
                .replace("{1}", DAY_PATTERN).replace("{0}", time_pattern))
-    return f"{format_datetime(wall, pattern, rebase=False)} ({tz_name or 'UTC'})"
+    return format_datetime(wall, pattern, rebase=False)
 
 
 def translations_for_render() -> dict:
@@ -158,6 +166,7 @@ def init_app(app):
     app.add_template_filter(long_day, "long_day")
     app.add_template_filter(short_day, "short_day")
     app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(wall_time, "wall_time")
     app.context_processor(translations_for_render)
     app.config.setdefault("STAFF_IDLE_MINUTES", 30)
 

@@ -46,7 +46,7 @@ def test_enrol_show_code_and_qr_then_patient_redeems(app, client, auth, world, f
     assert "<svg" in html and "<img" not in html and "data:" not in html
     assert _path_of(html) == _path_of(str(qr_svg(link, "x")))
     assert "style=" not in html
-    assert "2026-11-28 10:30 (Europe/Paris)" in html  # 72 h later, in the site's zone
+    assert "28 Nov 2026, 10:30 (Europe/Paris)" in html  # 72 h later, in the site's zone
     assert resp.headers["Cache-Control"] == "no-store"
 
     patient = _patient()
@@ -119,7 +119,7 @@ def test_patient_page_shows_details_and_pending_code(client, auth, world, frozen
     page = client.get(f"/staff/patients/{_patient().id}").get_data(as_text=True)
     assert "America/Martinique" in page
     assert "reminders@example.org" in page  # a coordinator of the site sees the contact
-    assert "valid until 2026-11-28 10:30 (Europe/Paris)" in page
+    assert "valid until 28 Nov 2026, 10:30 (Europe/Paris)" in page
     assert "Issue a new enrolment code" in page and "Withdraw from the diary" in page
 
 

@@ -94,7 +94,7 @@ def test_coordinator_sees_the_reminders_sent_and_their_outcome(client, auth, wor
     html = page.get_data(as_text=True)
     assert "Injection follow-up" in html and "Injection" in html
     assert "Delivered" in html and "Waiting" in html
-    assert "2026-11-17 09:30" in html  # queued, in the patient's time zone
+    assert "17 Nov 2026, 09:30" in html  # queued, in the patient's time zone
     assert "p1@example.org" not in html  # the channel, not the address
     assert client.get(f"/staff/patients/{world['pat2'].id}/reminders").status_code == 404
     auth.logout()
