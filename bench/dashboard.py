@@ -9,12 +9,20 @@ one request runs. One line per size and database:
 
     dashboard db=<sqlite|postgresql> patients=<N> ms=<x> queries=<q>
 
-Usage: .venv/bin/python bench/dashboard.py [--sizes 100 1000] [--repeat 7]
+With --exports, each export is then downloaded once as the coordinator (the CSV tables,
+the audit trail, the FHIR bundle), a line each:
+
+    export db=<sqlite|postgresql> patients=<N> what=<file> ms=<x> rows=<r> mb=<size>
+
+(a sync gunicorn worker is restarted after 30 s on one request: exports must stay under).
+
+Usage: .venv/bin/python bench/dashboard.py [--sizes 100 1000] [--repeat 7] [--exports]
 On PostgreSQL too when DIARY_BENCH_DATABASE_URL is set (its tables are dropped
 and recreated: give it a database of its own). Targets: < 300 ms at 1,000
 patients, and the same number of queries at every size.
 """
 import argparse
+import json
 import os
 import random
 import statistics
@@ -185,15 +193,43 @@ def measure(app, email: str, repeat: int) -> tuple[float, int]:
     return statistics.median(times), queries
 
 
-def run(url: str, label: str, sizes: list[int], repeat: int) -> None:
+def measure_exports(app, email: str, label: str, n: int) -> None:
+    """Each export once, as the coordinator downloads it: its time, rows and size (a
+    gunicorn worker that answers for longer than its timeout, 30 s, is restarted)."""
+    from diary.exports.services import CSV_TABLES
+
+    client = app.test_client()
+    resp = client.post("/login", data={"login": email, "password": PASSWORD})
+    assert resp.status_code == 302, resp.status_code
+    urls = [f"/staff/exports/{table}.csv" for table in CSV_TABLES + ("audit",)]
+    for url in urls + ["/staff/exports/fhir.json"]:
+        t0 = time.perf_counter()
+        resp = client.get(url)
+        body = resp.get_data()
+        ms = (time.perf_counter() - t0) * 1000
+        assert resp.status_code == 200, (url, resp.status_code)
+        rows = (body.count(b"\n") - 1 if url.endswith(".csv")
+                else len(json.loads(body)["entry"]))
+        print(f"export db={label} patients={n} what={url.rsplit('/', 1)[1]} ms={ms:.0f} "
+              f"rows={rows} mb={len(body) / 1e6:.1f}", flush=True)
+
+
+def run(url: str, label: str, sizes: list[int], repeat: int, exports: bool = False) -> None:
     app = make_app(url)
     with app.app_context():
         for n in sizes:
             db.drop_all()
             db.create_all()
             email = generate(n)
-            ms, queries = measure(app, email, repeat)
-            print(f"dashboard db={label} patients={n} ms={ms:.0f} queries={queries}", flush=True)
+            # the requests in an app context of their own, each size: Flask-Login keeps
+            # the logged-in user in its g, which must not outlive the size's database
+            with app.app_context():
+                ms, queries = measure(app, email, repeat)
+                print(f"dashboard db={label} patients={n} ms={ms:.0f} queries={queries}",
+                      flush=True)
+            if exports:
+                with app.app_context():
+                    measure_exports(app, email, label, n)
             db.session.remove()
         db.drop_all()
         db.engine.dispose()
@@ -203,11 +239,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--exports", action="store_true",
+                        help="also time each export once (CSV tables, audit, FHIR)")
     args = parser.parse_args()
-    run(f"sqlite:///{_TMP}/bench.db", "sqlite", args.sizes, args.repeat)
+    run(f"sqlite:///{_TMP}/bench.db", "sqlite", args.sizes, args.repeat, args.exports)
     pg = os.environ.get("DIARY_BENCH_DATABASE_URL")
     if pg:
-        run(pg, "postgresql", args.sizes, args.repeat)
+        run(pg, "postgresql", args.sizes, args.repeat, args.exports)
 
 
 if __name__ == "__main__":
