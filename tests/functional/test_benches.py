@@ -13,15 +13,19 @@ from tests.conftest import TEST_DATABASE_URL
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ON_POSTGRESQL = TEST_DATABASE_URL.startswith("postgresql")
-pytestmark = pytest.mark.skipif(not ON_POSTGRESQL,
-                                reason="the benches run on PostgreSQL (DIARY_TEST_DATABASE_URL)")
+on_postgresql = pytest.mark.skipif(not ON_POSTGRESQL,
+                                   reason="this bench runs on PostgreSQL (DIARY_TEST_DATABASE_URL)")
 
 
 def _run(script: str, *args: str) -> str:
-    # the benches make and drop a database of their own on the test database's server
-    url = sa.make_url(TEST_DATABASE_URL)
-    server = sa.URL.create(url.drivername, url.username, url.password, url.host, url.port)
-    env = {**os.environ, "DIARY_BENCH_PG": server.render_as_string(hide_password=False)}
+    env = dict(os.environ)
+    env.pop("DIARY_BENCH_DATABASE_URL", None)  # bench/dashboard.py: SQLite only here
+    if ON_POSTGRESQL:
+        # load.py and request_cpu.py make and drop a database of their own on the test
+        # database's server
+        url = sa.make_url(TEST_DATABASE_URL)
+        server = sa.URL.create(url.drivername, url.username, url.password, url.host, url.port)
+        env["DIARY_BENCH_PG"] = server.render_as_string(hide_password=False)
     done = subprocess.run([sys.executable, os.path.join(PROJECT, "bench", script), *args],
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -32,6 +36,7 @@ def _figures(line: str) -> dict:
     return {key: float(value) for key, value in re.findall(r"(\w+)=\s*([\d.]+)", line)}
 
 
+@on_postgresql
 @pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is installed by .ci/install-test-deps")
 def test_load_bench_plays_patients_and_prints_its_last_line():
     out = _run("load.py", "--users", "4", "--rate", "20", "--seconds", "2",
@@ -53,9 +58,20 @@ def test_load_bench_plays_patients_and_prints_its_last_line():
             assert _figures(row)["n"] > 0, row
 
 
+@on_postgresql
 def test_request_cpu_bench_prints_each_request_type_and_its_phases():
     out = _run("request_cpu.py", "--requests", "20", "--warmup", "5", "--phases")
     for kind in ("checkin", "today"):
         assert re.search(rf"^{kind} +cpu_ms= *[\d.]+ wall_ms= *[\d.]+$", out, re.M), out
     for phase in ("load_user", "record_checkin", "raise_alerts", "render_template"):
         assert re.search(rf"^  {phase} +cpu_us= *[\d.]+ calls=\d+$", out, re.M), out
+
+
+def test_dashboard_bench_measures_each_size_and_the_exports():
+    out = _run("dashboard.py", "--sizes", "3", "6", "--repeat", "1", "--exports")
+    for n in (3, 6):
+        assert re.search(rf"^dashboard db=sqlite patients={n} ms=\d+ queries=\d+$", out, re.M), out
+        exports = re.findall(rf"^export db=sqlite patients={n} what=(\S+) ms=\d+ rows=(\d+) "
+                             r"mb=[\d.]+$", out, re.M)
+        assert {what for what, _rows in exports} >= {"checkins.csv", "fhir.json"}, out
+        assert all(int(rows) > 0 for _what, rows in exports), out
