@@ -73,10 +73,26 @@
   main.insertBefore(status, main.firstChild);
   main.insertBefore(box, status.nextSibling);
 
+  /* A day or a time as the pages write them, in the page's language (25 Nov 2026,
+     25 nov. 2026, 08:10): the wall-clock figures as entered, whatever the phone's zone. */
+  var lang = document.documentElement.lang === "en" ? "en-GB" : (document.documentElement.lang || "en-GB");
+  function wallText(text, withTime) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?/.exec(text || "");
+    if (!m) { return text || ""; }
+    var options = {day: "numeric", month: "short", year: "numeric", timeZone: "UTC"};
+    if (withTime && m[4]) { options.hour = "2-digit"; options.minute = "2-digit"; options.hourCycle = "h23"; }
+    try {
+      return new Intl.DateTimeFormat(lang, options).format(
+        new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +(m[4] || 0), +(m[5] || 0))));
+    } catch (e) {
+      return m[0].replace("T", " ");
+    }
+  }
+
   function describe(entry) {
     var b = entry.body;
-    if (entry.kind === "checkin") { return fmt(msg.checkin, {day: b.diary_date || ""}); }
-    if (b.taken) { return fmt(msg.injection_taken, {time: (b.taken_at || "").replace("T", " ").slice(0, 16)}); }
+    if (entry.kind === "checkin") { return fmt(msg.checkin, {day: wallText(b.diary_date, false)}); }
+    if (b.taken) { return fmt(msg.injection_taken, {time: wallText(b.taken_at, true)}); }
     return msg.injection_not_taken;
   }
 

@@ -46,6 +46,8 @@ def test_offline_checkin_waits_then_is_sent_once(phone, browser, live_server, ch
 
     page.goto("/today")  # the phone's copy of Today lists what waits
     page.locator("#offline-queue").get_by_text("Waiting to be sent (1)").wait_for()
+    # the day as the pages write it, not as the API carries it (2026-11-25)
+    page.locator("#offline-queue").get_by_text("Check-in for 25 Nov 2026").wait_for()
     check_a11y(page)
 
     # the page is closed before the phone is back online: nothing is lost
@@ -91,7 +93,7 @@ def test_offline_dose_record_is_sent_with_its_time_and_offset(phone, frozen_cloc
     page.get_by_role("button", name="Save: dose taken").click()
     page.locator(".offline-saved").wait_for()
     check_a11y(page)
-    page.locator("#offline-queue").get_by_text("Dose taken at 2026-11-25 08:10").wait_for()
+    page.locator("#offline-queue").get_by_text("Dose taken at 25 Nov 2026, 08:10").wait_for()
     stored = page.evaluate("DiaryQueue.all().then(rows => rows.map(r => r.body))")
     assert len(stored) == 1
     body = stored[0]
