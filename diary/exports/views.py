@@ -12,6 +12,7 @@ from diary.accounts.decorators import role_required
 from diary.accounts.models import Patient, Site
 from diary.alerts.models import RULES, TIERS
 from diary.checkins.items import GRADES, SYMPTOMS, WARNING_SIGNS
+from diary.core.bulk import collector_paused
 from diary.exports import fhir, services
 from diary.exports.csvfile import csv_response
 from diary.extensions import db
@@ -54,6 +55,7 @@ def index():
 
 @bp.route("/<table>.csv")
 @role_required(*EXPORTERS)
+@collector_paused()
 def table_csv(table: str):
     if table not in services.CSV_TABLES:
         abort(404)
@@ -67,6 +69,7 @@ def table_csv(table: str):
 
 @bp.route("/audit.csv")
 @role_required(*EXPORTERS)
+@collector_paused()
 def audit_csv():
     site_id = _site()
     patient = None
@@ -86,6 +89,7 @@ def audit_csv():
 
 @bp.route("/fhir.json")
 @role_required(*EXPORTERS)
+@collector_paused()
 def fhir_bundle():
     site_id = _site()
     now = clock.now_utc()

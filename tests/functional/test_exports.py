@@ -138,3 +138,35 @@ def test_fhir_bundle_validates_as_r4(history, client, auth):
              and any(i.linkId == "temperature_c" and float(i.answer[0].valueDecimal) == 39.2
                      for i in e.resource.item)]
     assert len(fever) == 1
+
+
+def test_the_collector_is_paused_while_an_export_is_built_and_back_after(
+        history, client, auth, monkeypatch):
+    """Exports build their file with Python's cyclic collector paused (diary.core.bulk),
+    and it is on again after every answer, a refused one included."""
+    import gc
+
+    from diary.exports import fhir, services
+
+    seen = []
+    real_rows, real_bundle = services.rows, fhir.bundle
+
+    def rows(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_rows(*args, **kwargs)
+
+    def bundle(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real_bundle(*args, **kwargs)
+
+    monkeypatch.setattr(services, "rows", rows)
+    monkeypatch.setattr(fhir, "bundle", bundle)
+    auth.login("coord1@example.org")
+    assert gc.isenabled()
+    for url in ("/staff/exports/checkins.csv", "/staff/exports/audit.csv",
+                "/staff/exports/fhir.json"):
+        assert client.get(url).status_code == 200
+        assert gc.isenabled(), url
+    assert seen == [False, False, False]
+    assert client.get("/staff/exports/audit.csv?patient=999999").status_code == 404
+    assert gc.isenabled()
