@@ -1,11 +1,14 @@
 """POST/GET /api/v1/checkins: the contract of api.md, windows, idempotence, bad input."""
+import re
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from diary.alerts.models import Alert, AlertEvidence
 from diary.audit.models import AuditEvent
 from diary.checkins.models import CheckIn, CheckInSymptom
+from diary.extensions import db
 from tests.helpers_checkins import body, count
 
 
@@ -237,12 +240,6 @@ def test_the_rules_compare_with_the_latest_earlier_checkin_and_its_items(
     statement (one round trip for the check-in, its items and the history), on SQLite
     from a query of its own; both must give the latest earlier check-in, here one of
     the same day rather than an older one, and never the new check-in itself."""
-    import re
-
-    import sqlalchemy as sa
-
-    from diary.extensions import db
-
     frozen_clock(datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
     post(patient_client, body(diary_date="2026-11-22", symptoms={"asthenia": 3}))
     frozen_clock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
