@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, RadioField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 
 from diary.checkins.items import NOTE_MAX
+from diary.core.forms import choices
 
 
 class CheckInForm(FlaskForm):
@@ -25,8 +25,7 @@ class CheckInForm(FlaskForm):
         render_kw={"inputmode": "decimal", "autocomplete": "off"})
     site_ulceration = RadioField(
         _l("Is there an open sore (ulcer) where you injected?"),
-        choices=[SelectChoice("no", _l("No")), SelectChoice("yes", _l("Yes"))],
-        validate_choice=False)
+        choices=choices((("no", _l("No")), ("yes", _l("Yes")))), validate_choice=False)
     note = TextAreaField(_l("Anything else you want the team to know"),
                          render_kw={"rows": 3, "maxlength": NOTE_MAX})
     photo = FileField(_l("Photo of a skin change (optional, JPEG or PNG, at most 10 MB)"),

@@ -2,9 +2,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
+from diary.core.forms import choices
 from diary.dashboards.history import REASON_MAX
 
 
@@ -17,9 +17,8 @@ class CheckInCorrectionForm(FlaskForm):
     site_diameter_cm = StringField(_l("Largest redness or hardening at the injection site, in cm"),
                                    render_kw={"inputmode": "decimal", "autocomplete": "off"})
     site_ulceration = RadioField(_l("Ulceration at the injection site"),
-                                 choices=[SelectChoice("", _l("Not answered")),
-                                          SelectChoice("no", _l("No")),
-                                          SelectChoice("yes", _l("Yes"))],
+                                 choices=choices((("", _l("Not answered")), ("no", _l("No")),
+                                                  ("yes", _l("Yes")))),
                                  validate_choice=False)
     note = TextAreaField(_l("Patient's note"), render_kw={"rows": 3})
     reason = TextAreaField(_l("Reason for the correction"),

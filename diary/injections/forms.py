@@ -2,8 +2,9 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
+
+from diary.core.forms import choices
 
 SITE_LABELS = {
     "abdomen_left": _l("Belly, left side"), "abdomen_right": _l("Belly, right side"),
@@ -17,10 +18,6 @@ REASON_LABELS = {
     "other": _l("Another reason (say which in the note)"),
 }
 SETTING_LABELS = {"hospital": _l("in hospital"), "home": _l("at home")}
-
-
-def choices(pairs) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
 
 
 STATUS_LABELS = {"upcoming": _l("Upcoming"), "due": _l("Due today"), "taken": _l("Taken"),

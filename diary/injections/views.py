@@ -9,6 +9,7 @@ from flask_login import current_user
 from diary import clock
 from diary.accounts.decorators import role_required
 from diary.accounts.scope import get_patient_or_404, get_scoped_or_404, patients_query
+from diary.core.forms import choices
 from diary.core.setup import short_day
 from diary.errors import Invalid
 from diary.extensions import db
@@ -23,7 +24,6 @@ from diary.injections.forms import (
     CorrectionForm,
     InjectionForm,
     ShiftCureForm,
-    choices,
 )
 from diary.injections.models import InjectionRecord, ScheduledDose
 

@@ -2,13 +2,13 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, TimeField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
-WEEKDAYS = [SelectChoice(day, label) for day, label in enumerate((
-    _l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"), _l("Saturday"),
-    _l("Sunday")))]
-LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français")]
+from diary.core.forms import choices
+
+WEEKDAYS = choices(enumerate((_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"),
+                               _l("Friday"), _l("Saturday"), _l("Sunday"))))
+LANGUAGE_CHOICES = choices((("en", "English"), ("fr", "Français")))
 
 
 class SettingsForm(FlaskForm):
